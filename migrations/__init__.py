@@ -1,0 +1,1 @@
+"""Alembic migrations of the Kamerwacht database (run with `kamerwacht migrate`)."""

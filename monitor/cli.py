@@ -1,0 +1,217 @@
+"""The `kamerwacht` command line: parse arguments, set up logging, dispatch to a command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monitor import config as config_module
+from monitor import diff, jobs, render, schema, segment
+from monitor.config import Config, ConfigError
+from monitor.records import ParsedDocument, ParseError, Rendition
+from monitor.store import Store
+
+logger = logging.getLogger("monitor")
+
+
+def _config_path(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    if os.environ.get("KAMERWACHT_CONFIG"):
+        return Path(os.environ["KAMERWACHT_CONFIG"])
+    default = Path("config.toml")
+    return default if default.exists() else None
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("apscheduler", "httpx", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def detect_rendition(body: bytes) -> Rendition:
+    """Guess the rendition of a file given to `kamerwacht diff`."""
+    head = body[:2000].lstrip().lower()
+    if head.startswith(b"<?xml") or b"<officiele-publicatie" in head or b"<kamervragen" in head:
+        return Rendition.KOOP_XML
+    if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head:
+        return Rendition.KOOP_HTML
+    return Rendition.TEXT
+
+
+def read_document(path: str) -> ParsedDocument:
+    try:
+        body = Path(path).read_bytes()
+    except OSError as exc:
+        raise ParseError(f"{path}: {exc.strerror}") from exc
+    return segment.parse(body, detect_rendition(body), Path(path).stem)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    try:
+        old = read_document(args.old)
+        new = read_document(args.new)
+    except ParseError as exc:
+        print(f"kamerwacht diff: {exc}", file=sys.stderr)
+        return 2
+    carry = args.nader or "nader" in " ".join(new.header).lower()
+    result = diff.compare(old, new, carry_forward=carry)
+    if args.format == "json":
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    elif args.format == "html":
+        print(render.standalone_html(result, Path(args.old).name, Path(args.new).name))
+    else:
+        print(render.diff_text(result))
+    return 0
+
+
+def cmd_migrate(config: Config) -> int:
+    engine = schema.make_engine(config.database_url)
+    schema.upgrade(engine)
+    print(f"database at revision {schema.current_revision(engine)}")
+    return 0
+
+
+def _store(config: Config) -> Store:
+    engine = schema.make_engine(config.database_url)
+    schema.require_head(engine)
+    return Store(engine, jobs.make_planner(config, telegram=False))
+
+
+def cmd_crawl(config: Config, source: str) -> int:
+    store = _store(config)
+    result = asyncio.run(jobs.crawl(config, source, store))
+    if result is None:
+        print(f"{source}: nothing to crawl")
+        return 0
+    records = sum(1 for _ in jobs.read_records(result.path))
+    print(f"{result.path}\t{records} records\t{result.seconds:.1f} s")
+    return 0
+
+
+def cmd_ingest(config: Config, path: str, replay: bool) -> int:
+    store = _store(config)
+    result = jobs.ingest_file(store, Path(path), silent=replay)
+    processed = jobs.process(store, silent=replay)
+    print(f"ingested: {result}\nprocessed: {processed}")
+    return 0
+
+
+def cmd_process(config: Config) -> int:
+    store = _store(config)
+    print(jobs.process(store))
+    return 0
+
+
+def cmd_run(config: Config) -> int:
+    from monitor.daemon import AlreadyRunning, Daemon
+
+    try:
+        asyncio.run(Daemon(config).run())
+    except (AlreadyRunning, schema.SchemaError) as exc:
+        print(f"kamerwacht run: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_serve(config: Config, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from monitor.web import create_app
+
+    engine = schema.make_engine(config.database_url)
+    schema.require_head(engine)
+    app = create_app(Store(engine), config)
+    uvicorn.run(app, host=host or config.web.host, port=port or config.web.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    try:
+        return asyncio.run(run_demo(data_dir, args.interval, args.linger, args.port))
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kamerwacht",
+        description="Watch Dutch written parliamentary questions and flag changed answers.",
+    )
+    parser.add_argument(
+        "--config", help="config file (default: $KAMERWACHT_CONFIG or ./config.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="bring the database to the current schema")
+    crawl = sub.add_parser("crawl", help="run one source's spider and write its JSON Lines file")
+    crawl.add_argument("source", choices=["syncfeed", "koop"])
+    ingest = sub.add_parser("ingest", help="store a crawl file (JSON Lines) and process it")
+    ingest.add_argument("file")
+    ingest.add_argument("--replay", action="store_true", help="store silently: no alerts")
+    sub.add_parser("process", help="parse, diff and classify pending versions")
+    d = sub.add_parser("diff", help="compare two answer documents (KOOP XML, HTML or text)")
+    d.add_argument("old")
+    d.add_argument("new")
+    d.add_argument("--format", choices=["text", "json", "html"], default="text")
+    d.add_argument(
+        "--nader", action="store_true", help="NEW amends OLD: unanswered numbers carry over"
+    )
+    sub.add_parser("run", help="run the daemon: scheduler, alerts and web app")
+    serve = sub.add_parser("serve", help="serve the read-only web app")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    demo = sub.add_parser("demo", help="replay the seed case end to end on this machine")
+    demo.add_argument("--data-dir", help="where to keep the demo database (default: a temp dir)")
+    demo.add_argument("--interval", type=float, default=2.0, help="poll interval in seconds")
+    demo.add_argument("--linger", type=float, default=60.0, help="seconds to keep serving the page")
+    demo.add_argument("--port", type=int, default=8080, help="web port (another is used if busy)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    if args.command == "diff":
+        return cmd_diff(args)
+    if args.command == "demo":
+        return cmd_demo(args)
+    try:
+        config = config_module.load(_config_path(args.config))
+    except ConfigError as exc:
+        print(f"kamerwacht: config error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "migrate":
+            return cmd_migrate(config)
+        if args.command == "crawl":
+            return cmd_crawl(config, args.source)
+        if args.command == "ingest":
+            return cmd_ingest(config, args.file, args.replay)
+        if args.command == "process":
+            return cmd_process(config)
+        if args.command == "run":
+            return cmd_run(config)
+        if args.command == "serve":
+            return cmd_serve(config, args.host, args.port)
+    except schema.SchemaError as exc:
+        print(f"kamerwacht: {exc}", file=sys.stderr)
+        return 1
+    raise AssertionError(args.command)  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

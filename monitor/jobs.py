@@ -1,0 +1,268 @@
+"""Units of work the scheduler runs: crawl (a subprocess), ingest, process, and outbox delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from monitor import diff, notify, segment
+from monitor.config import Config, topics_of
+from monitor.notify import Notifier, SubscriptionRecord
+from monitor.records import ChangeRecord, CrawlProblem, CrawlRecord, ParseError, from_dict
+from monitor.store import IngestResult, PendingVersion, Planner, Store
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_CHAT = 0
+SOURCES = ("syncfeed", "koop")
+_KEEP_CRAWL_FILES = 50
+
+
+class CrawlFailed(RuntimeError):
+    """Raised by `crawl` when the spider process fails or exceeds its time limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlResult:
+    source: str
+    path: Path
+    returncode: int
+    seconds: float
+    log_tail: str
+
+
+def scrapy_settings(config: Config) -> dict[str, str]:
+    """Per-run Scrapy settings taken from the config (politeness, identity, limits)."""
+    crawl = config.crawl
+    return {
+        "USER_AGENT": f"Kamerwacht/0.1 (+{crawl.contact})",
+        "DOWNLOAD_DELAY": str(crawl.download_delay),
+        "AUTOTHROTTLE_ENABLED": str(crawl.autothrottle),
+        "AUTOTHROTTLE_START_DELAY": str(max(crawl.download_delay, 0.05)),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(crawl.concurrent_requests_per_domain),
+        "DOWNLOAD_TIMEOUT": str(int(crawl.timeout)),
+        "RETRY_TIMES": str(crawl.retry_times),
+        "ROBOTSTXT_OBEY": str(crawl.obey_robots_txt),
+        "CLOSESPIDER_TIMEOUT": str(int(crawl.crawl_timeout)),
+    }
+
+
+def spider_arguments(config: Config, source: str, store: Store) -> dict[str, str] | None:
+    """Arguments for one source's spider, or None when there is nothing to crawl."""
+    hosts = ",".join(config.allowed_hosts)
+    if source == "syncfeed":
+        feed = config.sources.syncfeed
+        return {
+            "base_url": feed.base_url,
+            "categories": ",".join(feed.categories),
+            "cursors": json.dumps(store.cursors("syncfeed")),
+            "max_pages": str(feed.max_pages),
+            "allowed_hosts": hosts,
+        }
+    if source == "koop":
+        koop = config.sources.koop
+        wanted = store.koop_ids_to_fetch(koop.recheck_days)
+        if not wanted:
+            return None
+        return {
+            "ids": ",".join(sorted(wanted)),
+            "validators": json.dumps(wanted),
+            "repository_url": koop.repository_url,
+            "zoek_url": koop.zoek_url,
+            "allowed_hosts": hosts,
+        }
+    raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+def crawl_command(
+    source: str, arguments: Mapping[str, str], settings: Mapping[str, str], out: Path
+) -> list[str]:
+    command = [sys.executable, "-m", "scrapy", "crawl", source, "-O", f"{out}:jsonlines"]
+    for key, value in arguments.items():
+        command += ["-a", f"{key}={value}"]
+    for key, value in settings.items():
+        command += ["-s", f"{key}={value}"]
+    return command
+
+
+async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None:
+    """Run one source's spider as a child process writing JSON Lines; None if nothing to do."""
+    arguments = await asyncio.to_thread(spider_arguments, config, source, store)
+    if arguments is None:
+        return None
+    folder = config.data_path / "crawls"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    out = folder / f"{source}-{stamp}.jsonl"
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="spiders.settings", PYTHONUNBUFFERED="1")
+    started = asyncio.get_running_loop().time()
+    process = await asyncio.create_subprocess_exec(
+        *crawl_command(source, arguments, scrapy_settings(config), out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), config.crawl.crawl_timeout + 30)
+    except (TimeoutError, asyncio.CancelledError):
+        process.kill()
+        await process.wait()
+        raise
+    seconds = asyncio.get_running_loop().time() - started
+    tail = stderr.decode("utf-8", "replace")[-3000:]
+    _prune(folder, source)
+    if process.returncode != 0:
+        raise CrawlFailed(f"{source} crawl exited with {process.returncode}: {tail[-500:]}")
+    return CrawlResult(source, out, process.returncode, seconds, tail)
+
+
+def _prune(folder: Path, source: str) -> None:
+    files = sorted(folder.glob(f"{source}-*.jsonl"))
+    for old in files[:-_KEEP_CRAWL_FILES]:
+        old.unlink(missing_ok=True)
+
+
+def read_records(path: Path) -> Iterator[CrawlRecord]:
+    """Records of a JSON Lines crawl file; an unreadable line becomes a `CrawlProblem`."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield from_dict(json.loads(line))
+            except (json.JSONDecodeError, ParseError) as exc:
+                yield CrawlProblem("ingest", f"{path.name}:{number}", f"unreadable record: {exc}")
+
+
+def ingest_file(store: Store, path: Path, silent: bool = False) -> IngestResult:
+    return store.ingest(read_records(path), silent=silent)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessResult:
+    parsed: int
+    unparseable: int
+    corrections: int
+    lifecycle: int
+
+
+def process(store: Store, silent: bool = False) -> ProcessResult:
+    """Resolve feed entities into the lifecycle, then parse and diff every pending version."""
+    lifecycle_changes = store.resolve(silent=silent)
+    parsed = unparseable = corrections = 0
+    while True:
+        batch = store.pending_versions()
+        if not batch:
+            break
+        for pending in batch:
+            outcome = _process_version(store, pending, silent)
+            if outcome is None:
+                unparseable += 1
+            else:
+                parsed += 1
+                corrections += outcome
+    return ProcessResult(parsed, unparseable, corrections, len(lifecycle_changes))
+
+
+def _process_version(store: Store, pending: PendingVersion, silent: bool) -> int | None:
+    try:
+        parsed = segment.parse(pending.body, pending.rendition, pending.koop_id)
+    except ParseError as exc:
+        # A parse failure is recorded for review; it never looks like a deleted answer.
+        logger.warning("version %s of %s is unparseable: %s", pending.id, pending.koop_id, exc)
+        store.mark_unparseable(pending.id, str(exc))
+        return None
+    if not parsed.questions and not parsed.answers:
+        store.mark_unparseable(pending.id, "no numbered questions or answers found")
+        return None
+    content_hash = hashlib.sha256(
+        json.dumps(
+            [[i.role, i.numbers, i.paragraphs] for i in (*parsed.questions, *parsed.answers)]
+        ).encode()
+    ).hexdigest()
+    correction = None
+    base = store.comparison_base(pending)
+    if base is not None:
+        base_id, body, rendition, carry = base
+        old = segment.parse(body, rendition, "")
+        result = diff.compare(old, parsed, carry_forward=carry)
+        if result.changed:
+            changed = result.changed
+            summary = "; ".join(
+                f"question {q.number}: {', '.join(k.value for k in q.kinds) or q.status}"
+                for q in changed
+            )
+            correction = {
+                "base_version_id": base_id,
+                "severity": result.max_severity.value,
+                "kinds": [k.value for k in result.kinds],
+                "summary": summary,
+                "detail": {
+                    "diff": result.to_json(),
+                    "base_version_id": base_id,
+                    "version_id": pending.id,
+                },
+            }
+    change_id = store.save_parsed(pending, parsed, content_hash, correction, silent)
+    return 1 if change_id is not None else 0
+
+
+def make_planner(config: Config, telegram: bool) -> Planner:
+    """Decide the outbox rows for a new change: Telegram subscribers, and the console if enabled."""
+    topics = topics_of(config)
+
+    def plan(
+        change: ChangeRecord, fields: dict[str, str], subscriptions: list[SubscriptionRecord]
+    ) -> list[tuple[str, int, list[str]]]:
+        out: list[tuple[str, int, list[str]]] = []
+        if telegram:
+            for recipient in notify.recipients(change, fields, subscriptions, topics):
+                parts = notify.render(change, config.web.public_url, recipient.reason)
+                out.append(("telegram", recipient.chat_id, parts))
+        if config.alerts.console and not telegram:
+            out.append(("console", CONSOLE_CHAT, notify.render(change, config.web.public_url)))
+        return out
+
+    return plan
+
+
+class ConsoleNotifier:
+    """Prints alerts to standard output: the notifier used when no Telegram token is configured."""
+
+    def __init__(self, stream: object = None) -> None:
+        self.stream = stream or sys.stdout
+
+    async def send(self, chat_id: int, text: str) -> None:
+        write = getattr(self.stream, "write")  # noqa: B009 (any text stream)
+        write("\n=== Kamerwacht alert ===\n" + notify.plain(text) + "\n")
+        flush = getattr(self.stream, "flush", None)
+        if flush:
+            flush()
+
+
+async def deliver(
+    store: Store, notifiers: Mapping[str, Notifier], limit: int = 100
+) -> dict[str, int]:
+    """Send due outbox messages; a failed send is retried later with back-off."""
+    counts = {"sent": 0, "failed": 0}
+    for channel, notifier in notifiers.items():
+        for message in await asyncio.to_thread(store.due_messages, channel, limit):
+            try:
+                await notifier.send(message.chat_id, message.text)
+            except Exception as exc:
+                retry = min(3600.0, 5.0 * 2**message.attempts) if message.attempts < 8 else None
+                await asyncio.to_thread(store.mark_failed, message.id, repr(exc), retry)
+                counts["failed"] += 1
+                continue
+            await asyncio.to_thread(store.mark_sent, message.id)
+            counts["sent"] += 1
+    return counts

@@ -1,0 +1,342 @@
+"""A loopback server that replays upstream sources (SyncFeed, KOOP) in their exact wire formats.
+
+It backs `kamerwacht demo`, the end-to-end tests and the benchmarks: a timeline of stages is
+published step by step, and the real spiders crawl it over HTTP. Faults (5xx bursts, truncated
+bodies, stalls) can be injected per path prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ATOM = "http://www.w3.org/2005/Atom"
+TKDATA = "http://www.tweedekamer.nl/xsd/tkData/v1-0"
+FIRST_SKIPTOKEN = 16_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpec:
+    """One entity to publish on the feed (a tombstone when `deleted`)."""
+
+    category: str
+    guid: str
+    fields: dict[str, str] = field(default_factory=dict)
+    refs: dict[str, list[str]] = field(default_factory=dict)
+    deleted: bool = False
+    updated: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One step of a timeline: entities appended to the feed and publications made available."""
+
+    name: str
+    say: str
+    entities: tuple[EntitySpec, ...]
+    publications: dict[str, bytes]
+
+
+def load_timeline(path: Path | None = None) -> list[Stage]:
+    """The bundled seed-case timeline (or another in the same format)."""
+    folder: Any = resources.files("monitor") / "demo_data" if path is None else path.parent
+    text = (folder / ("timeline.toml" if path is None else path.name)).read_text(encoding="utf-8")
+
+    def read(name: str) -> bytes:
+        data: bytes = (folder / name).read_bytes()
+        return data
+
+    data = tomllib.loads(text)
+    stages = []
+    for raw in data["stage"]:
+        entities = tuple(
+            EntitySpec(
+                category=e["category"],
+                guid=e["guid"],
+                fields={k: str(v) for k, v in e.get("fields", {}).items()},
+                refs={k: list(v) for k, v in e.get("refs", {}).items()},
+                deleted=bool(e.get("deleted", False)),
+                updated=str(e.get("updated", "")),
+            )
+            for e in raw.get("entities", [])
+        )
+        publications = {p["id"]: read(p["file"]) for p in raw.get("publications", [])}
+        stages.append(Stage(raw["name"], raw.get("say", raw["name"]), entities, publications))
+    return stages
+
+
+def _lower_camel(category: str) -> str:
+    return category[:1].lower() + category[1:]
+
+
+def render_entity(spec: EntitySpec, prefix: str = "tk") -> str:
+    """The tkData v1-0 XML of one entity, with namespace-qualified global attributes."""
+    name = _lower_camel(spec.category)
+    stamp = spec.updated or "2021-10-13T10:00:00"
+    attrs = (
+        f'xmlns="{TKDATA}" xmlns:{prefix}="{TKDATA}" '
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="{spec.guid}" '
+        f'{prefix}:bijgewerkt="{stamp}" {prefix}:verwijderd="{"true" if spec.deleted else "false"}"'
+    )
+    if spec.deleted:
+        return f"<{name} {attrs}/>"
+    children = []
+    for ref_name, guids in spec.refs.items():
+        children += [f'<{ref_name} ref="{g}"/>' for g in guids]
+    for key, value in spec.fields.items():
+        if value == "":
+            children.append(f'<{key} xsi:nil="true"/>')
+        else:
+            children.append(f"<{key}>{html.escape(value, quote=False)}</{key}>")
+    return f"<{name} {attrs}>{''.join(children)}</{name}>"
+
+
+@dataclass
+class _Entry:
+    token: int
+    spec: EntitySpec
+    updated: str
+    xml: str
+
+
+@dataclass
+class Fault:
+    """Answer the next `count` requests under `prefix` with `status`, a truncated body, or a stall."""
+
+    prefix: str
+    count: int
+    status: int = 503
+    mode: str = "status"  # "status", "truncate", "stall", "empty", "reset"
+    seconds: float = 5.0
+
+
+class ReplayState:
+    """What the fake upstream currently publishes; thread-safe."""
+
+    def __init__(self, page_size: int = 250) -> None:
+        self.lock = threading.Lock()
+        self.page_size = page_size
+        self.next_token = FIRST_SKIPTOKEN
+        self.feeds: dict[str, list[_Entry]] = {}
+        self.publications: dict[str, bytes] = {}
+        self.resources: dict[str, tuple[str, bytes]] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[str] = []
+        self.clock = 0
+
+    def add(self, spec: EntitySpec) -> int:
+        with self.lock:
+            self.next_token += 1
+            self.clock += 1
+            updated = spec.updated or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            prefix = "ns1" if spec.category in ("ZaakActor", "DocumentVersie") else "tk"
+            entry = _Entry(self.next_token, spec, updated, render_entity(spec, prefix))
+            self.feeds.setdefault(spec.category, []).append(entry)
+            return entry.token
+
+    def apply(self, stage: Stage) -> None:
+        for spec in stage.entities:
+            self.add(spec)
+        with self.lock:
+            self.publications.update(stage.publications)
+
+    def fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if path.startswith(fault.prefix) and fault.count > 0:
+                    fault.count -= 1
+                    return fault
+            return None
+
+    def page(self, category: str, after: int | None) -> tuple[list[_Entry], int | None]:
+        with self.lock:
+            entries = [e for e in self.feeds.get(category, []) if after is None or e.token > after]
+            chosen = entries[: self.page_size]
+            return chosen, (chosen[-1].token if chosen else None)
+
+
+def render_feed(
+    base: str, category: str, entries: list[_Entry], next_token: int | None, self_url: str
+) -> bytes:
+    """One Atom page of the SyncFeed."""
+    feed_url = f"{base}/SyncFeed/2.0/Feed"
+    parts = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="{ATOM}">',
+        f"<title>Gegevensmagazijn SyncFeed (category: {category})</title>",
+        f"<id>{html.escape(self_url)}</id>",
+        f"<updated>{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}</updated>",
+        f'<link rel="self" href="{html.escape(self_url)}"/>',
+    ]
+    if next_token is not None:
+        parts.append(
+            f'<link rel="next" href="{feed_url}?category={category}&amp;skiptoken={next_token}"/>'
+        )
+    for entry in entries:
+        guid = entry.spec.guid
+        parts += [
+            "<entry>",
+            f"<title>{guid}</title>",
+            f"<id>{base}/SyncFeed/2.0/Entiteiten/{guid}</id>",
+            "<author><name>Tweede Kamer der Staten-Generaal</name></author>",
+            f"<updated>{entry.updated}</updated>",
+            f'<category term="{_lower_camel(category)}"/>',
+            f'<link rel="next" href="{feed_url}?category={category}&amp;skiptoken={entry.token}"/>',
+        ]
+        if category == "Document" and not entry.spec.deleted:
+            parts.append(f'<link rel="enclosure" href="{base}/SyncFeed/2.0/Resources/{guid}"/>')
+        parts += [f'<content type="application/xml">{entry.xml}</content>', "</entry>"]
+    parts.append("</feed>")
+    return "\n".join(parts).encode("utf-8")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ReplayHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        parts = urlsplit(self.path)
+        with state.lock:
+            state.requests.append(self.path)
+        fault = state.take_fault(parts.path)
+        if fault is not None and self._apply_fault(fault):
+            return
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        base = self.server.base_url
+        path = parts.path
+        if path == "/robots.txt":
+            self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+        elif path == "/SyncFeed/2.0/Feed":
+            category = query.get("category", "")
+            try:
+                after = int(query["skiptoken"]) if "skiptoken" in query else None
+            except ValueError:
+                self._send(
+                    400,
+                    b"<Error><Message>An error has occurred.</Message></Error>",
+                    "application/xml",
+                )
+                return
+            entries, next_token = state.page(category, after)
+            body = render_feed(base, category, entries, next_token, base + self.path)
+            self._send(200, body, "application/atom+xml; charset=utf-8")
+        elif path.startswith("/frbr/officielepublicaties/") and path.endswith(".xml"):
+            self._publication(path.rsplit("/", 1)[-1][: -len(".xml")])
+        elif path.startswith("/zoek/") and path.endswith(".xml"):
+            self._publication(path[len("/zoek/") : -len(".xml")])
+        elif path == "/Errors/404.htm":
+            self._send(200, b"<html><body><h1>Pagina niet gevonden</h1></body></html>", "text/html")
+        else:
+            self._send(404, b"not found", "text/plain")
+
+    def _publication(self, identifier: str) -> None:
+        with self.server.state.lock:
+            body = self.server.state.publications.get(identifier)
+        if body is None:
+            # KOOP answers a missing publication with a redirect to an error page (a soft 404).
+            self.send_response(302)
+            self.send_header("Location", f"{self.server.base_url}/Errors/404.htm")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._send(200, body, "application/xml; charset=utf-8", {"ETag": etag})
+
+    def _apply_fault(self, fault: Fault) -> bool:
+        if fault.mode == "status":
+            self._send(
+                fault.status,
+                b"<Error><Message>An error has occurred.</Message></Error>",
+                "application/xml",
+            )
+        elif fault.mode == "empty":
+            self._send(200, b"", "application/xml")
+        elif fault.mode == "stall":
+            time.sleep(fault.seconds)
+            return False
+        elif fault.mode == "reset":
+            self.close_connection = True
+            self.connection.close()
+        elif fault.mode == "truncate":
+            self.server.truncate_next = True
+            return False
+        return True
+
+    def _send(
+        self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        if self.server.truncate_next and status == 200:
+            self.server.truncate_next = False
+            body = body[: max(1, len(body) // 2)]
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class ReplayHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: ReplayState, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.state = state
+        self.truncate_next = False
+        self.base_url = f"http://{host}:{self.server_address[1]}"
+
+
+class ReplayServer:
+    """Runs a `ReplayHTTPServer` in a background thread; use as a context manager."""
+
+    def __init__(self, state: ReplayState | None = None, port: int = 0) -> None:
+        self.state = state or ReplayState()
+        self.httpd = ReplayHTTPServer(self.state, port=port)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.httpd.base_url
+
+    def source_settings(self) -> dict[str, str]:
+        """Config values that point every source at this server."""
+        return {
+            "syncfeed": f"{self.url}/SyncFeed/2.0",
+            "repository_url": self.url,
+            "sru_url": f"{self.url}/sru",
+            "zoek_url": f"{self.url}/zoek",
+            "tweedekamer": self.url,
+        }
+
+    def __enter__(self) -> ReplayServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)

@@ -1,0 +1,1 @@
+"""Scrapy spiders, one module per upstream source; each writes `monitor.records` as JSON Lines."""

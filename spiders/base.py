@@ -1,0 +1,43 @@
+"""The shared spider base: validated arguments, the host allow-list and record output."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+
+from monitor.records import CrawlRecord, to_dict
+
+
+class SpiderArgumentError(ValueError):
+    """Raised from a spider's `__init__` (i.e. `from_crawler`) when an argument is invalid."""
+
+
+class KamerwachtSpider(scrapy.Spider):
+    """Base for every source: parses `allowed_hosts` and checks each URL argument against it."""
+
+    allowed_hosts: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, allowed_hosts: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_hosts = tuple(h.strip().lower() for h in allowed_hosts.split(",") if h.strip())
+        # Scrapy's OffsiteMiddleware drops every request to a host outside this list, so a link
+        # found inside a document can never make a spider fetch an arbitrary address.
+        self.allowed_domains = list(self.allowed_hosts)
+
+    def checked_url(self, name: str, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SpiderArgumentError(f"{name}: expected an http(s) URL, got {url!r}")
+        if self.allowed_hosts and not self.host_allowed(url):
+            raise SpiderArgumentError(f"{name}: host {parts.hostname!r} is not in allowed_hosts")
+        return url.rstrip("/")
+
+    def host_allowed(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        return any(host == h or host.endswith("." + h) for h in self.allowed_hosts)
+
+    @staticmethod
+    def item(record: CrawlRecord) -> dict[str, Any]:
+        return to_dict(record)
