@@ -321,7 +321,7 @@ class Classification:
 def classify(old: str, new: str) -> Classification:
     """Kinds and reasons for one sentence change; `old` or `new` is empty for an insert/delete.
 
-    >>> classify("Dat wordt in Nederland niet gedaan.", "Daarvoor wordt geen toestemming gegeven.").kinds
+    >>> classify("Dat wordt niet gedaan.", "Daarvoor wordt geen toestemming gegeven.").kinds
     (<ChangeKind.DENIAL_WEAKENED: 'denial_weakened'>,)
     """
     if comparison_key(old) == comparison_key(new):
