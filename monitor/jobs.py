@@ -12,11 +12,19 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from monitor import diff, notify, segment
 from monitor.config import Config, topics_of
 from monitor.notify import Notifier, SubscriptionRecord
-from monitor.records import ChangeRecord, CrawlProblem, CrawlRecord, ParseError, from_dict
+from monitor.records import (
+    ChangeRecord,
+    CrawlProblem,
+    CrawlRecord,
+    ParsedDocument,
+    ParseError,
+    from_dict,
+)
 from monitor.store import IngestResult, PendingVersion, Planner, Store
 
 logger = logging.getLogger(__name__)
@@ -189,31 +197,39 @@ def _process_version(store: Store, pending: PendingVersion, silent: bool) -> int
             [[i.role, i.numbers, i.paragraphs] for i in (*parsed.questions, *parsed.answers)]
         ).encode()
     ).hexdigest()
-    correction = None
+    corrections = []
     base = store.comparison_base(pending)
     if base is not None:
         base_id, body, rendition, carry = base
-        old = segment.parse(body, rendition, "")
-        result = diff.compare(old, parsed, carry_forward=carry)
-        if result.changed:
-            changed = result.changed
-            summary = "; ".join(
-                f"question {q.number}: {', '.join(k.value for k in q.kinds) or q.status}"
-                for q in changed
-            )
-            correction = {
-                "base_version_id": base_id,
-                "severity": result.max_severity.value,
-                "kinds": [k.value for k in result.kinds],
-                "summary": summary,
-                "detail": {
-                    "diff": result.to_json(),
-                    "base_version_id": base_id,
-                    "version_id": pending.id,
-                },
-            }
-    change_id = store.save_parsed(pending, parsed, content_hash, correction, silent)
-    return 1 if change_id is not None else 0
+        found = _correction(segment.parse(body, rendition, ""), parsed, carry, base_id, pending.id)
+        if found is not None:
+            corrections.append(found)
+    for later_id, body, rendition in store.later_amendments(pending):
+        later = segment.parse(body, rendition, "")
+        found = _correction(parsed, later, True, pending.id, later_id)
+        if found is not None:
+            corrections.append(found)
+    return len(store.save_parsed(pending, parsed, content_hash, corrections, silent))
+
+
+def _correction(
+    old: ParsedDocument, new: ParsedDocument, carry: bool, base_id: int, version_id: int
+) -> dict[str, Any] | None:
+    result = diff.compare(old, new, carry_forward=carry)
+    if not result.changed:
+        return None
+    summary = "; ".join(
+        f"question {q.number}: {', '.join(k.value for k in q.kinds) or q.status}"
+        for q in result.changed
+    )
+    return {
+        "base_version_id": base_id,
+        "version_id": version_id,
+        "severity": result.max_severity.value,
+        "kinds": [k.value for k in result.kinds],
+        "summary": summary,
+        "detail": {"diff": result.to_json(), "base_version_id": base_id, "version_id": version_id},
+    }
 
 
 def make_planner(config: Config, telegram: bool) -> Planner:

@@ -483,7 +483,8 @@ class Store:
                 select(Version, Document)
                 .join(Document, Document.id == Version.document_id)
                 .where(Version.parse_status == "pending")
-                .order_by(Version.id)
+                # Older documents first, so an answer is parsed before the nader antwoord amending it.
+                .order_by(Document.dated_on.is_(None), Document.dated_on, Version.id)
                 .limit(limit)
             ).all()
             out = []
@@ -528,7 +529,7 @@ class Store:
             if previous is None and pending.role is DocumentRole.NADER_ANSWER:
                 document = session.get(Document, pending.document_id)
                 assert document is not None
-                previous = session.scalar(
+                query = (
                     select(Version)
                     .join(Document, Document.id == Version.document_id)
                     .where(
@@ -536,11 +537,13 @@ class Store:
                         Document.id != document.id,
                         Document.role.in_(["answer", "nader_answer"]),
                         Version.parse_status == "ok",
-                        Version.id < pending.id,
                     )
-                    .order_by(Version.id.desc())
+                    .order_by(Document.dated_on.desc(), Version.id.desc())
                     .limit(1)
                 )
+                if document.dated_on is not None:
+                    query = query.where(Document.dated_on <= document.dated_on)
+                previous = session.scalar(query)
                 carry = True
             if previous is None:
                 return None
@@ -548,20 +551,61 @@ class Store:
             assert blob is not None
             return previous.id, zlib.decompress(blob.data), Rendition(previous.rendition), carry
 
+    def later_amendments(self, pending: PendingVersion) -> list[tuple[int, bytes, Rendition]]:
+        """Parsed nader antwoorden dated after this answer that have not been compared with any
+        earlier answer yet (their text arrived before this answer's text did)."""
+        if pending.role not in (DocumentRole.ANSWER, DocumentRole.NADER_ANSWER):
+            return []
+        with self.session() as session:
+            document = session.get(Document, pending.document_id)
+            assert document is not None
+            if document.dated_on is None:
+                return []
+            rows = session.scalars(
+                select(Version)
+                .join(Document, Document.id == Version.document_id)
+                .where(
+                    Document.question_set_id == document.question_set_id,
+                    Document.id != document.id,
+                    Document.role == DocumentRole.NADER_ANSWER.value,
+                    Document.dated_on > document.dated_on,
+                    Version.parse_status == "ok",
+                )
+                .order_by(Version.id)
+            ).all()
+            out = []
+            for version in rows:
+                compared = session.scalar(
+                    select(Change.id).where(
+                        Change.event == EventKind.CORRECTED.value, Change.version_id == version.id
+                    )
+                )
+                if compared is None:
+                    blob = session.get(Blob, version.blob_sha256)
+                    assert blob is not None
+                    out.append(
+                        (version.id, zlib.decompress(blob.data), Rendition(version.rendition))
+                    )
+            return out
+
     def save_parsed(
         self,
         pending: PendingVersion,
         parsed: ParsedDocument,
         content_hash: str,
-        correction: dict[str, Any] | None,
+        corrections: list[dict[str, Any]],
         silent: bool,
-    ) -> int | None:
-        """Store a parsed version's items and, in the same transaction, its correction change."""
+    ) -> list[int]:
+        """Store a parsed version's items and, in the same transaction, its correction changes.
+
+        Each correction names its `base_version_id` and `version_id` (the newer text); usually
+        the newer text is this version, but it can be a nader antwoord whose base arrived late.
+        """
         with self.session() as session:
             version = session.get(Version, pending.id)
             assert version is not None
             if version.parse_status != "pending":
-                return None  # processed by an earlier run that finished after we read it
+                return []  # processed by an earlier run that finished after we read it
             version.parse_status = "ok"
             version.parse_error = None
             version.content_hash = content_hash
@@ -574,30 +618,35 @@ class Store:
                         label=item.label, text=item.text, position=position,
                     )
                 )  # fmt: skip
-            if correction is None:
-                return None
-            document = session.get(Document, pending.document_id)
-            assert document is not None
-            question_set = (
-                session.get(QuestionSet, document.question_set_id)
-                if document.question_set_id
-                else None
-            )
-            severity = Severity(correction["severity"])
-            return self._add_change(
-                session,
-                key=f"corrected:{correction['base_version_id']}:{version.id}",
-                event=EventKind.CORRECTED,
-                question_set=question_set,
-                document=document,
-                summary=correction["summary"],
-                detail=correction["detail"],
-                silent=silent or severity is Severity.NONE,
-                kinds=tuple(ChangeKind(k) for k in correction["kinds"]),
-                severity=severity,
-                version_id=version.id,
-                base_version_id=correction["base_version_id"],
-            )
+            created: list[int] = []
+            for correction in corrections:
+                newer = session.get(Version, correction["version_id"])
+                assert newer is not None
+                document = session.get(Document, newer.document_id)
+                assert document is not None
+                question_set = (
+                    session.get(QuestionSet, document.question_set_id)
+                    if document.question_set_id
+                    else None
+                )
+                severity = Severity(correction["severity"])
+                change_id = self._add_change(
+                    session,
+                    key=f"corrected:{correction['base_version_id']}:{newer.id}",
+                    event=EventKind.CORRECTED,
+                    question_set=question_set,
+                    document=document,
+                    summary=correction["summary"],
+                    detail=correction["detail"],
+                    silent=silent or severity is Severity.NONE,
+                    kinds=tuple(ChangeKind(k) for k in correction["kinds"]),
+                    severity=severity,
+                    version_id=newer.id,
+                    base_version_id=correction["base_version_id"],
+                )
+                if change_id is not None:
+                    created.append(change_id)
+            return created
 
     def koop_ids_to_fetch(self, recheck_days: int) -> dict[str, list[str | None]]:
         """KOOP ids with their validators: never fetched yet, or recent enough to be rechecked."""

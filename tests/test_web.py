@@ -13,7 +13,9 @@ from tests.conftest import LiveServer, fetch
 from tests.test_end_to_end import poll
 
 
-async def test_changes_page_shows_the_seed_correction_before_and_after(config: Config, store: Store, replay: ReplayServer) -> None:
+async def test_changes_page_shows_the_seed_correction_before_and_after(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
     for stage in load_timeline():
         replay.state.apply(stage)
     await poll(config, store, jobs.ConsoleNotifier(io.StringIO()))
@@ -34,7 +36,9 @@ async def test_changes_page_shows_the_seed_correction_before_and_after(config: C
         assert fetch(f"{web.url}/changes/abc")[0] == 404
 
 
-def test_upstream_markup_in_a_title_is_escaped(config: Config, store: Store, replay: ReplayServer) -> None:
+def test_upstream_markup_in_a_title_is_escaped(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
     import asyncio
 
     stage = load_timeline()[0]
