@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
 from lxml import etree
 
 from monitor.normalize import clean, clean_paragraph
@@ -259,7 +260,10 @@ def parse_koop_xml(body: bytes, identifier: str = "") -> ParsedDocument:
 def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> ParsedDocument:
     """Parse an officielebekendmakingen.nl page (`div.vraag`/`div.antwoord`) or a page whose
     text carries "Vraag n"/"Antwoord n" headings (tweedekamer.nl detail pages)."""
-    soup = BeautifulSoup(body, "lxml")
+    with warnings.catch_warnings():
+        # A page that looks like XML (a misrouted KOOP body) is still read as HTML, deliberately.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(body, "lxml")
     for junk in soup.select("script, style, nav, header, footer, a.nootnum, sup"):
         junk.decompose()
     footnotes = [clean(n.get_text(" ")) for n in soup.select("div#noten div.noot")]

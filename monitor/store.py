@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +52,10 @@ from monitor.records import (
     Rendition,
     Severity,
 )
+
+_BLOBS = cast(Table, Blob.__table__)
+_ENTITIES = cast(Table, Entity.__table__)
+_ENTITY_EVENTS = cast(Table, EntityEvent.__table__)
 
 
 def utcnow() -> dt.datetime:
@@ -175,8 +179,7 @@ class Store:
                 page.append(record)
             elif isinstance(record, FeedPage):
                 with self.session() as session:
-                    for entity in page:
-                        self._upsert_entity(session, entity, result)
+                    self._store_page(session, page, result)
                     self._advance_cursor(session, record)
                 result.pages += 1
                 page = []
@@ -204,43 +207,99 @@ class Store:
         cursor.entries = (cursor.entries or 0) + page.entries
         cursor.updated_at = utcnow()
 
-    def _upsert_entity(self, session: Session, record: FeedEntity, result: IngestResult) -> None:
-        state = json.dumps(
-            {"f": record.fields, "r": record.refs, "d": record.deleted}, sort_keys=True
-        ).encode()
-        state_hash = sha256(state)
-        entity = session.scalar(select(Entity).where(Entity.guid == record.guid))
-        if entity is not None and entity.state_hash == state_hash:
-            result.unchanged += 1  # a re-emission of an unchanged entity
+    def _store_page(self, session: Session, page: list[FeedEntity], result: IngestResult) -> None:
+        """Upsert one page of feed entities with a few set-based statements.
+
+        An entity whose state (fields, references, deleted flag) is unchanged is a re-emission:
+        it is counted and otherwise ignored, so data repairs upstream create nothing here.
+        """
+        if not page:
             return
-        if record.deleted and entity is None:
-            entity = Entity(guid=record.guid, category=record.category, fields={}, refs={})
-            session.add(entity)
-        event = "deleted" if record.deleted else ("created" if entity is None else "updated")
-        if entity is None:
-            entity = Entity(guid=record.guid, category=record.category)
-            session.add(entity)
-        if record.deleted:
-            result.tombstones += 1
-            entity.deleted = True  # the last known fields are kept: a deletion is an event
-        else:
-            entity.fields = dict(record.fields)
-            entity.refs = {k: list(v) for k, v in record.refs.items()}
-            entity.deleted = False
-            entity.enclosure = record.enclosure
-        entity.state_hash = state_hash
-        entity.updated = record.updated
-        entity.changed_at = utcnow()
-        entity.resolved = False
-        session.flush()
-        blob = self._put_blob(session, record.raw.encode()) if record.raw else None
-        session.add(
-            EntityEvent(
-                entity_id=entity.id, event=event, updated=record.updated,
-                bijgewerkt=record.bijgewerkt, blob_sha256=blob,
+        guids = list({e.guid for e in page})
+        known: dict[str, tuple[int | None, str]] = {
+            guid: (entity_id, state_hash)
+            for entity_id, guid, state_hash in session.execute(
+                select(Entity.id, Entity.guid, Entity.state_hash).where(Entity.guid.in_(guids))
             )
-        )  # fmt: skip
-        result.entities += 1
+        }
+        now = utcnow()
+        # Core statements: the ORM's per-row bookkeeping costs more than the work on a backfill.
+        connection = session.connection()
+        blobs: dict[str, bytes] = {}
+        created: dict[str, dict[str, Any]] = {}
+        updated: dict[str, dict[str, Any]] = {}
+        events: list[tuple[str, str, FeedEntity, str | None]] = []
+        for record in page:
+            state_hash = sha256(
+                json.dumps(
+                    {"f": record.fields, "r": record.refs, "d": record.deleted}, sort_keys=True
+                ).encode()
+            )
+            current = known.get(record.guid)
+            if current is not None and current[1] == state_hash:
+                result.unchanged += 1
+                continue
+            values: dict[str, Any] = {
+                "state_hash": state_hash,
+                "deleted": record.deleted,
+                "updated": record.updated,
+                "changed_at": now,
+                "resolved": False,
+            }
+            if record.deleted:
+                result.tombstones += 1  # the last known fields are kept: a deletion is an event
+            else:
+                values |= {
+                    "fields": dict(record.fields),
+                    "refs": {k: list(v) for k, v in record.refs.items()},
+                    "enclosure": record.enclosure,
+                }
+            if current is None or record.guid in created:
+                base = created.get(record.guid) or {
+                    "guid": record.guid, "category": record.category, "fields": {}, "refs": {},
+                    "enclosure": None, "first_seen_at": now,
+                }  # fmt: skip
+                created[record.guid] = base | values
+            else:
+                updated[record.guid] = {**updated.get(record.guid, {}), **values}
+            event = "deleted" if record.deleted else ("created" if current is None else "updated")
+            known[record.guid] = (current[0] if current else None, state_hash)
+            digest = None
+            if record.raw:
+                raw = record.raw.encode()
+                digest = sha256(raw)
+                blobs[digest] = raw
+            events.append((record.guid, event, record, digest))
+            result.entities += 1
+        if blobs:
+            present = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(blobs)))))
+            fresh = [
+                {"sha256": d, "size": len(b), "data": zlib.compress(b, 6), "created_at": now}
+                for d, b in blobs.items()
+                if d not in present
+            ]
+            if fresh:
+                connection.execute(insert(_BLOBS), fresh)
+        ids = {guid: entity_id for guid, (entity_id, _) in known.items() if entity_id is not None}
+        table = _ENTITIES
+        if created:
+            for entity_id, guid in connection.execute(
+                insert(table).returning(table.c.id, table.c.guid), list(created.values())
+            ):
+                ids[guid] = entity_id
+        if updated:
+            session.execute(update(Entity), [{"id": ids[g], **v} for g, v in updated.items()])
+        if events:
+            connection.execute(
+                insert(_ENTITY_EVENTS),
+                [
+                    {
+                        "entity_id": ids[guid], "event": event, "updated": record.updated,
+                        "bijgewerkt": record.bijgewerkt, "blob_sha256": digest, "recorded_at": now,
+                    }
+                    for guid, event, record, digest in events
+                ],
+            )  # fmt: skip
 
     def _save_body(self, record: FetchedBody, result: IngestResult) -> None:
         if record.status == "not_found":
@@ -294,15 +353,41 @@ class Store:
 
     # --- resolving entities into question sets and documents -------------------------------
 
-    def resolve(self, silent: bool) -> list[int]:
-        """Turn unresolved feed entities into question sets and documents; returns new change ids."""
+    def resolve(self, silent: bool, batch: int = 2000) -> list[int]:
+        """Turn unresolved feed entities into question sets and documents; returns new change ids.
+
+        Categories go in dependency order (a Document needs its Zaak), in bounded batches so a
+        backfill of hundreds of thousands of entities never loads them all at once.
+        """
         new_changes: list[int] = []
+        for category in ("Zaak", "ZaakActor", "Document", "DocumentVersie"):
+            last_id = 0
+            while True:
+                with self.session() as session:
+                    entities = session.scalars(
+                        select(Entity)
+                        .where(
+                            Entity.resolved.is_(False),
+                            Entity.category == category,
+                            Entity.id > last_id,
+                        )
+                        .order_by(Entity.id)
+                        .limit(batch)
+                    ).all()
+                    if not entities:
+                        break
+                    for entity in entities:
+                        entity.resolved = self._resolve_one(session, entity, silent, new_changes)
+                    last_id = entities[-1].id
         with self.session() as session:
-            order = {"Zaak": 0, "ZaakActor": 1, "Document": 2, "DocumentVersie": 3}
-            pending = session.scalars(select(Entity).where(Entity.resolved.is_(False))).all()
-            for entity in sorted(pending, key=lambda e: (order.get(e.category, 9), e.id)):
-                done = self._resolve_one(session, entity, silent, new_changes)
-                entity.resolved = done
+            session.execute(
+                update(Entity)
+                .where(
+                    Entity.resolved.is_(False),
+                    Entity.category.not_in(["Zaak", "ZaakActor", "Document", "DocumentVersie"]),
+                )
+                .values(resolved=True)
+            )
         return new_changes
 
     def _resolve_one(
