@@ -89,6 +89,19 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _EntityRow:
+    """The columns of an entity that resolving needs, without an ORM object per row."""
+
+    id: int
+    guid: str
+    category: str
+    fields: dict[str, Any]
+    refs: dict[str, Any]
+    deleted: bool
+    changed_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
 class PendingVersion:
     id: int
     document_id: int
@@ -364,20 +377,31 @@ class Store:
             last_id = 0
             while True:
                 with self.session() as session:
-                    entities = session.scalars(
-                        select(Entity)
-                        .where(
-                            Entity.resolved.is_(False),
-                            Entity.category == category,
-                            Entity.id > last_id,
+                    entities = [
+                        _EntityRow(*row)
+                        for row in session.execute(
+                            select(
+                                Entity.id, Entity.guid, Entity.category, Entity.fields,
+                                Entity.refs, Entity.deleted, Entity.changed_at,
+                            )
+                            .where(
+                                Entity.resolved.is_(False),
+                                Entity.category == category,
+                                Entity.id > last_id,
+                            )
+                            .order_by(Entity.id)
+                            .limit(batch)
                         )
-                        .order_by(Entity.id)
-                        .limit(batch)
-                    ).all()
+                    ]  # fmt: skip
                     if not entities:
                         break
-                    for entity in entities:
-                        entity.resolved = self._resolve_one(session, entity, silent, new_changes)
+                    done = [
+                        e.id for e in entities if self._resolve_one(session, e, silent, new_changes)
+                    ]
+                    if done:
+                        session.execute(
+                            update(Entity).where(Entity.id.in_(done)).values(resolved=True)
+                        )
                     last_id = entities[-1].id
         with self.session() as session:
             session.execute(
@@ -391,7 +415,7 @@ class Store:
         return new_changes
 
     def _resolve_one(
-        self, session: Session, entity: Entity, silent: bool, changes: list[int]
+        self, session: Session, entity: _EntityRow, silent: bool, changes: list[int]
     ) -> bool:
         f = entity.fields
         if entity.category == "Zaak":
@@ -434,7 +458,7 @@ class Store:
             return True
         return True
 
-    def _give_up_later(self, entity: Entity) -> bool:
+    def _give_up_later(self, entity: _EntityRow) -> bool:
         # The referenced entity may arrive in a later page or category; stop retrying after a day.
         return bool(utcnow() - as_utc(entity.changed_at) > dt.timedelta(days=1))
 
@@ -442,16 +466,16 @@ class Store:
         return session.scalar(select(QuestionSet).where(QuestionSet.guid == guid)) if guid else None
 
     def _resolve_document(
-        self, session: Session, entity: Entity, silent: bool, changes: list[int]
+        self, session: Session, entity: _EntityRow, silent: bool, changes: list[int]
     ) -> bool:
         f = entity.fields
+        role = lifecycle.role_of(f.get("soort", ""), f.get("onderwerp", ""))
+        if role is DocumentRole.OTHER and not entity.deleted:
+            return True  # most of the feed: not part of the written-questions lifecycle
         existing = session.scalar(select(Document).where(Document.guid == entity.guid))
         if entity.deleted:
             if existing is not None:
                 existing.deleted = True  # recorded, never removed; no alert
-            return True
-        role = lifecycle.role_of(f.get("soort", ""), f.get("onderwerp", ""))
-        if role is DocumentRole.OTHER:
             return True
         question_set = None
         for zaak in entity.refs.get("zaak", []):
