@@ -27,7 +27,13 @@ def _guid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def fill(state: ReplayState, documents: int, seed: int = 7, reemit: float = 0.05, tombstones: float = 0.01) -> dict[str, int]:
+def fill(
+    state: ReplayState,
+    documents: int,
+    seed: int = 7,
+    reemit: float = 0.05,
+    tombstones: float = 0.01,
+) -> dict[str, int]:
     """Append `documents` Document entries (plus their Zaken) to the replay state."""
     rng = random.Random(seed)
     soorts = [s for s, _ in SOORT_MIX]
@@ -64,6 +70,8 @@ def fill(state: ReplayState, documents: int, seed: int = 7, reemit: float = 0.05
             counts["reemitted"] += 1
         elif roll < reemit + tombstones and published:
             gone = published.pop(rng.randrange(len(published)))
-            state.add(EntitySpec("Document", gone.guid, deleted=True, updated="2024-03-05T10:00:00Z"))
+            state.add(
+                EntitySpec("Document", gone.guid, deleted=True, updated="2024-03-05T10:00:00Z")
+            )
             counts["tombstones"] += 1
     return counts
