@@ -136,6 +136,15 @@ def cmd_serve(config: Config, host: str | None, port: int | None) -> int:
     return 0
 
 
+def cmd_verify(config: Config) -> int:
+    """Verify every stored body against its hash and the database's integrity."""
+    report = _store(config).verify()
+    for problem in report["problems"]:
+        print(problem)
+    print(f"checked {report['blobs']} bodies: {len(report['problems'])} problems")
+    return 1 if report["problems"] else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
@@ -171,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--nader", action="store_true", help="NEW amends OLD: unanswered numbers carry over"
     )
     sub.add_parser("run", help="run the daemon: scheduler, alerts and web app")
+    sub.add_parser("verify", help="check every stored body against its hash, and the database")
     serve = sub.add_parser("serve", help="serve the read-only web app")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -207,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_run(config)
         if args.command == "serve":
             return cmd_serve(config, args.host, args.port)
+        if args.command == "verify":
+            return cmd_verify(config)
     except schema.SchemaError as exc:
         print(f"kamerwacht: {exc}", file=sys.stderr)
         return 1

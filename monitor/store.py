@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -1022,3 +1023,44 @@ class Store:
                     ("changes", Change), ("entities", Entity), ("outbox", OutboxMessage),
                 )
             }  # fmt: skip
+
+    # --- integrity (verify) ------------------------------------------------------------
+
+    def verify(self) -> dict[str, Any]:
+        """Check the whole archive: every blob against its hash, every reference to a blob, and
+        the database's own integrity check. Returns counts and a list of problems."""
+        problems: list[str] = []
+        checked = 0
+        last = ""
+        while True:
+            with self.session() as session:
+                rows = session.execute(
+                    select(Blob.sha256, Blob.data, Blob.size)
+                    .where(Blob.sha256 > last)
+                    .order_by(Blob.sha256)
+                    .limit(500)
+                ).all()
+            if not rows:
+                break
+            for digest, data, size in rows:
+                checked += 1
+                try:
+                    raw = zlib.decompress(data)
+                except zlib.error:
+                    problems.append(f"blob {digest}: cannot be decompressed")
+                    continue
+                if sha256(raw) != digest or len(raw) != size:
+                    problems.append(f"blob {digest}: content does not match its hash")
+            last = rows[-1][0]
+        with self.session() as session:
+            dangling = session.scalars(
+                select(Version.id).where(Version.blob_sha256.not_in(select(Blob.sha256)))
+            ).all()
+            problems += [f"version {v}: its body is missing" for v in dangling]
+            if session.bind is not None and session.get_bind().dialect.name == "sqlite":
+                result = session.execute(sql_text("PRAGMA integrity_check")).scalar()
+                if result != "ok":
+                    problems.append(f"sqlite integrity_check: {result}")
+                violations = session.execute(sql_text("PRAGMA foreign_key_check")).all()
+                problems += [f"foreign key violation: {tuple(v)}" for v in violations[:20]]
+        return {"blobs": checked, "problems": problems}
