@@ -10,7 +10,7 @@ from diff_match_patch import diff_match_patch
 
 from monitor import sentences
 from monitor.classify import classify
-from monitor.normalize import comparison_key
+from monitor.normalize import answer_paragraphs, comparison_key
 from monitor.records import (
     SEVERITY_OF_KIND,
     ChangeKind,
@@ -122,8 +122,10 @@ def _question_diff(
 ) -> QuestionDiff:
     if new is None and (old is None or carry_forward):
         return QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question)
-    old_paragraphs = old.paragraphs if old else ()
-    new_paragraphs = new.paragraphs if new else ()
+    old_paragraphs = answer_paragraphs(old.paragraphs) if old else ()
+    new_paragraphs = answer_paragraphs(new.paragraphs) if new else ()
+    if old_paragraphs == new_paragraphs:  # the common case: skip all further work
+        return QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question)
     if comparison_key(" ".join(old_paragraphs)) == comparison_key(" ".join(new_paragraphs)):
         if old is not None and " ".join(old_paragraphs) != " ".join(new_paragraphs):
             return QuestionDiff(

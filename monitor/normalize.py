@@ -35,14 +35,47 @@ _QUOTES = str.maketrans(
         "•": " ",
         "▪": " ",
         "◦": " ",
+        "\ufb00": "ff",
+        "\ufb01": "fi",
+        "\ufb02": "fl",
+        "\ufb03": "ffi",
+        "\ufb04": "ffl",
     }
+)
+
+# Running heads, footers and page numbers that PDF text extraction puts between the lines of an
+# answer: the KOOP Aanhangsel layout and the ministries' letter layout. Whole lines only.
+PAGE_FURNITURE: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"(?:ah|kv)-tk-\d{8}-\d+(?:\s+ISSN\b.*)?",
+        r"ISSN\s+\d{4}\s*[-–]\s*\d{4}.*",
+        r"Tweede Kamer, vergaderjaar \d{4}\s*[-–]\s*\d{4}, Aanhangsel(?:\s+\d+)?",
+        r"Aanhangsel Handelingen II \d{4}/\d{2,4},? nr\.? ?\d+(?:\s+\d+)?",
+        r"Pagina \d+ van \d+",
+        r"(?:Datum|Onze referentie|Ons kenmerk|Kenmerk|Uw referentie|Betreft)(?:\s+\S.{0,60})?",
+        r"\d{1,2} (?:januari|februari|maart|april|mei|juni|juli|augustus|september|oktober"
+        r"|november|december) \d{4}",
+        r"\d{1,3}|\d{5,9}",
+    )
 )
 
 # A word broken over a line by the typesetter ("gezichts-\nherkenning"): the second part starts
 # lowercase, so the hyphen was only there for the line break. "Noord-\nHolland" keeps its hyphen.
 _LINE_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(?=[a-zà-ÿ])")
 _SPACES = re.compile(r"\s+")
-_BULLET = re.compile(r"^\s*(?:[-*·]|\d+[.)]|[a-z][.)])\s+", re.MULTILINE)
+_BULLET = re.compile(r"^\s*(?:[-*·•▪◦–—]|\d+[.)]|[a-z][.)])\s+", re.MULTILINE)
+# Footnote markers flattened into the text by PDF extraction: digits glued to a word or to
+# closing punctuation ("software1 ", "gedaan.2 "). Real numbers stand apart from words.
+_FOOTNOTE_MARKER = re.compile(
+    r"(?<=[^\W\d_]{2})\d{1,2}(?=[\s.,;:)]|$)|(?<=[.,;:)\"'])\d{1,2}(?=\s|$)"
+)
+_FOOTNOTE_LINE = re.compile(r"^(\d{1,2})\s+\S")
+_CITATION = re.compile(
+    r"^\d{1,2}\s+(?:https?://|www\.|Kamerstuk|Aanhangsel|Handelingen|Stb\.|Stcrt\.|Zie\b|Bron\b)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.!?:;…)\"']\s*$")
 
 # Spelling variants that public sources use interchangeably; mapped to one form in comparison keys.
 SPELLING_VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -64,14 +97,62 @@ def clean(text: str) -> str:
     '"Niet" gedaan - gezichtsherkenning'
     """
     text = unicodedata.normalize("NFC", text)
+    if "\n" in text:
+        text = _drop_furniture_lines(text)
     text = _LINE_HYPHEN.sub(r"\1", text)
     text = text.translate(_QUOTES)
     return _SPACES.sub(" ", text).strip()
 
 
+def _drop_furniture_lines(text: str) -> str:
+    lines = text.split("\n")
+    kept = [line for line in lines if not is_page_furniture(line)]
+    return "\n".join(kept) if len(kept) != len(lines) else text
+
+
+def is_page_furniture(line: str) -> bool:
+    """Whether one line is a running head, footer or page number of a PDF page.
+
+    >>> is_page_furniture("Pagina 2 van 4"), is_page_furniture("De politie gebruikt CATCH.")
+    (True, False)
+    """
+    line = line.strip()
+    return bool(line) and any(p.fullmatch(line) for p in PAGE_FURNITURE)
+
+
 def clean_paragraph(text: str) -> str:
     """Like `clean`, and also drops a leading list bullet or list number."""
+    text = unicodedata.normalize("NFC", text).lstrip()
     return clean(_BULLET.sub("", text, count=1))
+
+
+def answer_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """An answer's paragraphs with PDF page furniture and footnote texts dropped, and paragraphs
+    that a page break cut in two ("… wordt op dit" / "moment niet gedaan.") joined again.
+
+    >>> answer_paragraphs(["Dat wordt op dit", "Pagina 2 van 4", "moment niet gedaan.1",
+    ...                    "1 Zie Kamerstuk 26 643, nr. 1."])
+    ('Dat wordt op dit moment niet gedaan.1',)
+    """
+    text = " ".join(paragraphs)
+    markers = {m.group(0) for m in _FOOTNOTE_MARKER.finditer(text)}
+    out: list[str] = []
+    for paragraph in paragraphs:
+        if is_page_furniture(paragraph) or _is_footnote(paragraph, markers):
+            continue
+        if out and not _SENTENCE_END.search(out[-1]) and paragraph[:1].islower():
+            joined = out[-1][:-1] if out[-1].endswith("-") else out[-1] + " "
+            out[-1] = joined + paragraph
+        else:
+            out.append(paragraph)
+    return tuple(out)
+
+
+def _is_footnote(paragraph: str, markers: set[str]) -> bool:
+    if _CITATION.match(paragraph):
+        return True
+    number = _FOOTNOTE_LINE.match(paragraph)
+    return number is not None and number.group(1) in markers
 
 
 def comparison_key(text: str) -> str:
@@ -84,7 +165,7 @@ def comparison_key(text: str) -> str:
     ...     "realtime gezichtsherkenning, 1000 keer")
     True
     """
-    text = clean(text)
+    text = _FOOTNOTE_MARKER.sub("", clean(text))
     for pattern, replacement in SPELLING_VARIANTS:
         text = pattern.sub(replacement, text)
     text = _THOUSANDS.sub("", text)
