@@ -86,6 +86,7 @@ SPELLING_VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bgezichts[\s-]herkenning", re.IGNORECASE), "gezichtsherkenning"),
 )
 
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _KEY_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
 _THOUSANDS = re.compile(r"(?<=\d)\.(?=\d{3}\b)")
 
@@ -117,7 +118,7 @@ def is_page_furniture(line: str) -> bool:
     (True, False)
     """
     line = line.strip()
-    return bool(line) and any(p.fullmatch(line) for p in PAGE_FURNITURE)
+    return bool(line) and len(line) < 120 and any(p.fullmatch(line) for p in PAGE_FURNITURE)
 
 
 def clean_paragraph(text: str) -> str:
@@ -134,25 +135,23 @@ def answer_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> tuple[str, ...
     ...                    "1 Zie Kamerstuk 26 643, nr. 1."])
     ('Dat wordt op dit moment niet gedaan.1',)
     """
-    text = " ".join(paragraphs)
-    markers = {m.group(0) for m in _FOOTNOTE_MARKER.finditer(text)}
+    markers: set[str] | None = None  # found only when a paragraph looks like a footnote text
     out: list[str] = []
     for paragraph in paragraphs:
-        if is_page_furniture(paragraph) or _is_footnote(paragraph, markers):
+        if is_page_furniture(paragraph) or _CITATION.match(paragraph):
             continue
+        number = _FOOTNOTE_LINE.match(paragraph)
+        if number is not None:
+            if markers is None:
+                markers = {m.group(0) for m in _FOOTNOTE_MARKER.finditer(" ".join(paragraphs))}
+            if number.group(1) in markers:
+                continue
         if out and not _SENTENCE_END.search(out[-1]) and paragraph[:1].islower():
             joined = out[-1][:-1] if out[-1].endswith("-") else out[-1] + " "
             out[-1] = joined + paragraph
         else:
             out.append(paragraph)
     return tuple(out)
-
-
-def _is_footnote(paragraph: str, markers: set[str]) -> bool:
-    if _CITATION.match(paragraph):
-        return True
-    number = _FOOTNOTE_LINE.match(paragraph)
-    return number is not None and number.group(1) in markers
 
 
 def comparison_key(text: str) -> str:
@@ -169,9 +168,9 @@ def comparison_key(text: str) -> str:
     for pattern, replacement in SPELLING_VARIANTS:
         text = pattern.sub(replacement, text)
     text = _THOUSANDS.sub("", text)
-    text = "".join(
-        c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)
-    )
+    text = text.casefold()
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
     return " ".join(_KEY_TOKEN.findall(text)).replace(" ", "")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor import diff, segment
+from monitor import diff, render, segment
 from monitor.records import ChangeKind, Rendition, Severity
 from tests.conftest import DEMO_DATA
 
@@ -97,3 +97,22 @@ def test_moved_sentence_is_a_move_not_a_delete_and_insert() -> None:
     (question,) = diff.compare(old, new).questions
     assert [s.op for s in question.sentences] == ["move"]
     assert question.severity is Severity.NONE
+
+
+def test_standalone_html_escapes_every_piece_of_upstream_text() -> None:
+    hostile = '<script>alert("x")</script> & <img src=x onerror=y>'
+    old = segment.parse_text(
+        f"Vraag 1\n{hostile}?\n\nAntwoord 1\nDat wordt niet gedaan.", Rendition.TEXT
+    )
+    new = segment.parse_text(
+        f"Vraag 1\n{hostile}?\n\nAntwoord 1\nDaarvoor wordt geen toestemming gegeven. {hostile}",
+        Rendition.TEXT,
+    )
+    page = render.standalone_html(diff.compare(old, new), "<b>old</b>.xml", "new.xml")
+    assert page.startswith("<!doctype html>")
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "&lt;script&gt;" in page
+    assert "&lt;b&gt;old&lt;/b&gt;.xml" in page
+    assert "default-src 'none'" in page
+    assert "denial_weakened" in page
