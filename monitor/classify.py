@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from monitor.normalize import clean, comparison_key
+from monitor.normalize import NUMBER_WORDS as _DIGITS_OF
+from monitor.normalize import clean, comparison_key, strip_footnote_markers
 from monitor.records import SEVERITY_OF_KIND, ChangeKind, Severity
 
 # --- cue lists (read these first: they are the classifier) ---------------------------------------
@@ -213,6 +214,7 @@ def features(text: str) -> Features:
     """Find every cue of the rule table in one cleaned sentence."""
     not_neg = [(h.start, h.end) for h in _hits(_NOT_NEGATION, text)]
     masked = _REFERENCE.sub(lambda m: " " * len(m.group(0)), text)
+    masked = strip_footnote_markers(masked, keep_length=True)
     actors: list[Hit] = []
     for hit in sorted(_hits(_ACTORS, text), key=lambda h: (h.start, h.start - h.end)):
         if hit.key in NOT_ACTORS or (actors and hit.start < actors[-1].end):
@@ -259,7 +261,8 @@ def quantities(text: str) -> Counter[str]:
 def _quantity_key(text: str) -> str:
     if text[0].isdigit():
         return re.sub(r"\.(?=\d{3}\b)", "", text).replace(",", ".")
-    return text.casefold()
+    word = text.casefold()
+    return str(_DIGITS_OF[word]) if word in _DIGITS_OF else word
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -349,6 +352,19 @@ def _denial_weakened(s: Sides) -> str | None:
         return (
             f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} is now qualified by"
             f" {_list(qualifiers)}"
+        )
+    # A denial that now covers less ("niet gedaan" → "niet door de politie gedaan") is weaker:
+    # what it no longer covers may well happen. The qualifiers stay for scope_narrowed to name.
+    narrower = _missing(list(s.after.restrictive), list(s.before.restrictive))
+    if (
+        new_neg
+        and narrower
+        and not _missing(list(s.before.restrictive), list(s.after.restrictive))
+        and not _missing(list(s.after.broad), list(s.before.broad))
+    ):
+        s.claim(old=old_neg, new=new_neg)
+        return (
+            f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} now covers less: {_list(narrower)}"
         )
     return None
 

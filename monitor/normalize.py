@@ -68,7 +68,10 @@ _BULLET = re.compile(r"^\s*(?:[-*·•▪◦–—]|\d+[.)]|[a-z][.)])\s+", re.M
 # Footnote markers flattened into the text by PDF extraction: digits glued to a word or to
 # closing punctuation ("software1 ", "gedaan.2 "). Real numbers stand apart from words.
 _FOOTNOTE_MARKER = re.compile(
-    r"(?<=[^\W\d_]{2})\d{1,2}(?=[\s.,;:)]|$)|(?<=[.,;:)\"'])\d{1,2}(?=\s|$)"
+    r"(?<=[^\W\d_]{2})\d{1,2}(?=[\s.,;:)]|$)"
+    r"|(?<=[^\W\d_][.,;:)\"'])\d{1,2}(?=\s|$)"
+    # after a year ("in 2023.1 "); never after a decimal comma ("2,3 miljoen")
+    r"|(?<=\d{4}[.;:)])\d{1,2}(?=\s|$)|(?<=\d[;:)])\d{1,2}(?=\s|$)"
 )
 _FOOTNOTE_LINE = re.compile(r"^(\d{1,2})\s+\S")
 _CITATION = re.compile(
@@ -84,7 +87,28 @@ SPELLING_VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bon[\s-]?line\b", re.IGNORECASE), "online"),
     (re.compile(r"\bcamera[\s-]?beelden\b", re.IGNORECASE), "camerabeelden"),
     (re.compile(r"\bgezichts[\s-]herkenning", re.IGNORECASE), "gezichtsherkenning"),
+    # Amounts: "€ 2,3 mln.", "EUR 2,3 miljoen" and "2,3 miljoen euro" are one amount.
+    (re.compile(r"\bmln\b\.?", re.IGNORECASE), "miljoen"),
+    (re.compile(r"\bmld\b\.?", re.IGNORECASE), "miljard"),
+    (
+        re.compile(r"(?:€|\bEUR\b)\s?(\d[\d.,]*(?:\s?(?:miljoen|miljard))?)(?!\s?euro\b)"),
+        r"\1 euro",
+    ),
+    (re.compile(r"\bEUR\b"), "euro"),
+    (re.compile(r"\s?%"), " procent"),
+    (re.compile(r"\bt/m\b", re.IGNORECASE), "tot en met"),
 )
+
+# Counts written as words or digits are one number ("drie" = "3"); "een" is left alone because
+# it is far more often the article.
+NUMBER_WORDS: dict[str, int] = {
+    "nul": 0, "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7, "acht": 8,
+    "negen": 9, "tien": 10, "elf": 11, "twaalf": 12, "dertien": 13, "veertien": 14,
+    "vijftien": 15, "zestien": 16, "zeventien": 17, "achttien": 18, "negentien": 19,
+    "twintig": 20, "dertig": 30, "veertig": 40, "vijftig": 50, "zestig": 60, "zeventig": 70,
+    "tachtig": 80, "negentig": 90, "honderd": 100, "duizend": 1000,
+}  # fmt: skip
+_NUMBER_WORD = re.compile(rf"(?<![\w-])(?:{'|'.join(NUMBER_WORDS)})(?![\w-])", re.IGNORECASE)
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _KEY_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
@@ -164,14 +188,24 @@ def comparison_key(text: str) -> str:
     ...     "realtime gezichtsherkenning, 1000 keer")
     True
     """
-    text = _FOOTNOTE_MARKER.sub("", clean(text))
+    text = strip_footnote_markers(clean(text))
     for pattern, replacement in SPELLING_VARIANTS:
         text = pattern.sub(replacement, text)
+    text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[m.group(0).casefold()]), text)
     text = _THOUSANDS.sub("", text)
     text = text.casefold()
     if not text.isascii():
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
     return " ".join(_KEY_TOKEN.findall(text)).replace(" ", "")
+
+
+def strip_footnote_markers(text: str, keep_length: bool = False) -> str:
+    """Remove footnote markers glued to words or punctuation ("gedaan.1" → "gedaan.").
+
+    >>> strip_footnote_markers("ingezet.12 De software1 van 2021.3 kost 2,3 mln.")
+    'ingezet. De software van 2021. kost 2,3 mln.'
+    """
+    return _FOOTNOTE_MARKER.sub(lambda m: " " * len(m.group(0)) if keep_length else "", text)
 
 
 def words(text: str) -> list[str]:
