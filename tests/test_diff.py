@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor import diff, segment
+from monitor import diff, render, segment
 from monitor.records import ChangeKind, Rendition, Severity
 from tests.conftest import DEMO_DATA
 
@@ -32,8 +32,13 @@ def test_nader_answer_weakening_the_seed_denial_is_flagged_high() -> None:
     assert ChangeKind.SCOPE_NARROWED in seed.kinds
     assert seed.severity is Severity.HIGH
     reasons = " ".join(seed.reasons)
-    assert "niet gedaan" in reasons and "geen toestemming gegeven" in reasons
-    assert "in de publieke ruimte" in reasons and "door de politie" in reasons
+    for words in (
+        "niet gedaan",
+        "geen toestemming gegeven",
+        "in de publieke ruimte",
+        "door de politie",
+    ):
+        assert words in reasons
     (sentence,) = seed.sentences
     assert (sentence.old, sentence.new) == (SEED_BEFORE, SEED_AFTER)
 
@@ -92,3 +97,22 @@ def test_moved_sentence_is_a_move_not_a_delete_and_insert() -> None:
     (question,) = diff.compare(old, new).questions
     assert [s.op for s in question.sentences] == ["move"]
     assert question.severity is Severity.NONE
+
+
+def test_standalone_html_escapes_every_piece_of_upstream_text() -> None:
+    hostile = '<script>alert("x")</script> & <img src=x onerror=y>'
+    old = segment.parse_text(
+        f"Vraag 1\n{hostile}?\n\nAntwoord 1\nDat wordt niet gedaan.", Rendition.TEXT
+    )
+    new = segment.parse_text(
+        f"Vraag 1\n{hostile}?\n\nAntwoord 1\nDaarvoor wordt geen toestemming gegeven. {hostile}",
+        Rendition.TEXT,
+    )
+    page = render.standalone_html(diff.compare(old, new), "<b>old</b>.xml", "new.xml")
+    assert page.startswith("<!doctype html>")
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "&lt;script&gt;" in page
+    assert "&lt;b&gt;old&lt;/b&gt;.xml" in page
+    assert "default-src 'none'" in page
+    assert "denial_weakened" in page
