@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -12,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_module
-from monitor import diff, jobs, render, schema, segment
+from monitor import diff, jobs, lifecycle, render, schema, segment
 from monitor.config import Config, ConfigError
 from monitor.records import ParsedDocument, ParseError, Rendition
 from monitor.store import Store
@@ -146,6 +148,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 130
 
 
+def _today(given: str | None) -> dt.date:
+    return dt.date.fromisoformat(given) if given else dt.datetime.now(dt.UTC).date()
+
+
+def cmd_question(config: Config, args: argparse.Namespace) -> int:
+    engine = schema.make_engine(config.database_url)
+    schema.require_head(engine)
+    timeline = Store(engine).question_timeline(args.number.upper())
+    if timeline is None:
+        print(f"kamerwacht question: {args.number} is not in the archive", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(timeline.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(lifecycle.timeline_text(timeline, _today(args.today)))
+    return 0
+
+
+def cmd_overdue(config: Config, args: argparse.Namespace) -> int:
+    today = _today(args.today)
+    store = _store(config)
+    states = store.deadline_states(today)
+    shown = [s for s in states if s.overdue or s.delayed or args.all]
+    if args.format == "json":
+        print(json.dumps([dataclasses.asdict(s) for s in shown], default=str, indent=2))
+    else:
+        for s in shown:
+            state = f"OVERDUE {s.days_late} d" if s.overdue else "open"
+            delay = "delayed" if s.delayed else "       "
+            deadline = s.deadline_on.isoformat() if s.deadline_on else "?"
+            print(f"{s.number}  {state:14} {delay}  deadline {deadline}  {s.title}")
+        print(f"{sum(s.overdue for s in states)} overdue, {sum(s.delayed for s in states)} delayed"
+              f", {len(states)} awaiting an answer on {today.isoformat()}")  # fmt: skip
+    if args.record:
+        ids = store.record_overdue(today, silent=args.silent)
+        print(f"recorded {len(ids)} new overdue events", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kamerwacht",
@@ -170,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--nader", action="store_true", help="NEW amends OLD: unanswered numbers carry over"
     )
+    question = sub.add_parser("question", help="show a question set's timeline (e.g. 2021Z14612)")
+    question.add_argument("number")
+    question.add_argument("--format", choices=["text", "json"], default="text")
+    question.add_argument("--today", help="judge deadlines as on this date (YYYY-MM-DD)")
+    overdue = sub.add_parser("overdue", help="list overdue and delayed question sets")
+    overdue.add_argument("--today", help="judge deadlines as on this date (YYYY-MM-DD)")
+    overdue.add_argument("--all", action="store_true", help="also list sets not yet due")
+    overdue.add_argument("--format", choices=["text", "json"], default="text")
+    overdue.add_argument(
+        "--record", action="store_true", help="store an OVERDUE event (and its alerts) per set"
+    )
+    overdue.add_argument("--silent", action="store_true", help="with --record: no alerts")
     sub.add_parser("run", help="run the daemon: scheduler, alerts and web app")
     serve = sub.add_parser("serve", help="serve the read-only web app")
     serve.add_argument("--host")
@@ -203,6 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_ingest(config, args.file, args.replay)
         if args.command == "process":
             return cmd_process(config)
+        if args.command == "question":
+            return cmd_question(config, args)
+        if args.command == "overdue":
+            return cmd_overdue(config, args)
         if args.command == "run":
             return cmd_run(config)
         if args.command == "serve":

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import lifecycle
+from monitor import lifecycle, segment
 from monitor.models import (
     Blob,
     Change,
@@ -35,6 +35,7 @@ from monitor.models import (
     Subscription,
     Version,
 )
+from monitor.normalize import comparison_key
 from monitor.notify import SubscriptionRecord
 from monitor.records import (
     ChangeKind,
@@ -49,6 +50,7 @@ from monitor.records import (
     Item,
     OutboxItem,
     ParsedDocument,
+    ParseError,
     Rendition,
     Severity,
 )
@@ -864,3 +866,191 @@ class Store:
                     ("changes", Change), ("entities", Entity), ("outbox", OutboxMessage),
                 )
             }  # fmt: skip
+
+    # --- lifecycle queries (h-lifecycle) ----------------------------------------------------
+
+    def question_timeline(self, number: str) -> lifecycle.Timeline | None:
+        """A question set with its documents, their versions, citation links and events."""
+        with self.session() as session:
+            qs = session.scalar(select(QuestionSet).where(QuestionSet.number == number))
+            if qs is None:
+                return None
+            documents = session.scalars(
+                select(Document)
+                .where(Document.question_set_id == qs.id)
+                .order_by(Document.dated_on, Document.id)
+            ).all()
+            own_koop = {d.koop_id for d in documents if d.koop_id}
+            out_documents = [self._timeline_document(session, d) for d in documents]
+            changes = session.execute(
+                select(Change, Document)
+                .outerjoin(Document, Document.id == Change.document_id)
+                .where(Change.question_set_id == qs.id)
+                .order_by(Change.id)
+            ).all()
+            events = tuple(
+                lifecycle.TimelineEvent(
+                    c.id, c.event, as_utc(c.created_at).isoformat(),
+                    (d.number or d.koop_id or "") if d else "", c.summary, c.severity,
+                    tuple(c.kinds or []), c.silent,
+                )
+                for c, d in changes
+            )  # fmt: skip
+            return lifecycle.Timeline(
+                number=qs.number,
+                title=qs.title,
+                status=qs.status,
+                askers=tuple(qs.askers or []),
+                addressee=qs.addressee,
+                tabled_on=qs.tabled_on.isoformat() if qs.tabled_on else "",
+                deadline_on=qs.deadline_on.isoformat() if qs.deadline_on else "",
+                documents=tuple(out_documents),
+                events=events,
+                cited_by=tuple(self._cited_by(session, qs.id, own_koop)),
+            )
+
+    def _timeline_document(self, session: Session, d: Document) -> lifecycle.TimelineDocument:
+        versions = session.scalars(
+            select(Version).where(Version.document_id == d.id).order_by(Version.id)
+        ).all()
+        out: list[lifecycle.TimelineVersion] = []
+        previous_text: tuple[tuple[str, str], ...] | None = None
+        for v in versions:
+            new_text = False
+            if v.parse_status == "ok":
+                items = session.execute(
+                    select(ParsedItem.numbers, ParsedItem.text)
+                    .where(ParsedItem.version_id == v.id)
+                    .order_by(ParsedItem.position)
+                ).all()
+                text = tuple((str(n), comparison_key(str(t))) for n, t in items)
+                new_text = previous_text is not None and text != previous_text
+                previous_text = text
+            out.append(
+                lifecycle.TimelineVersion(
+                    v.id, v.rendition, as_utc(v.fetched_at).isoformat(), v.blob_sha256,
+                    v.parse_status, v.parse_error or "", new_text,
+                )
+            )  # fmt: skip
+        links: list[lifecycle.TimelineLink] = []
+        latest = next((v for v in reversed(versions) if v.parse_status == "ok"), None)
+        if latest is not None:
+            blob = session.get(Blob, latest.blob_sha256)
+            assert blob is not None
+            try:
+                parsed = segment.parse(
+                    zlib.decompress(blob.data), Rendition(latest.rendition), d.koop_id or ""
+                )
+            except ParseError:
+                parsed = None
+            if parsed is not None:
+                for link in lifecycle.links_of(parsed, DocumentRole(d.role), d.koop_id or ""):
+                    links.append(self._resolve_link(session, link))
+        return lifecycle.TimelineDocument(
+            number=d.number or "",
+            koop_id=d.koop_id or "",
+            role=d.role,
+            soort=d.soort,
+            title=d.title,
+            dated_on=d.dated_on.isoformat() if d.dated_on else "",
+            deleted=d.deleted,
+            versions=tuple(out),
+            links=tuple(links),
+        )
+
+    @staticmethod
+    def _resolve_link(session: Session, link: lifecycle.Link) -> lifecycle.TimelineLink:
+        row = session.execute(
+            select(Document, QuestionSet)
+            .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+            .where(Document.koop_id == link.koop_id)
+            .order_by(Document.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return lifecycle.TimelineLink(link.kind, link.koop_id)
+        target, qs = row
+        kind = link.kind
+        if kind == "amends" and target.role not in ("answer", "nader_answer"):
+            kind = "see_also"  # a nader antwoord also cites the delay notice; it amends the answer
+        return lifecycle.TimelineLink(
+            kind, link.koop_id, target.number or "", qs.number if qs else "", target.role
+        )
+
+    @staticmethod
+    def _cited_by(
+        session: Session, question_set_id: int, koop_ids: set[str]
+    ) -> list[lifecycle.TimelineLink]:
+        """Documents of other question sets whose questions or answers cite this set's
+        publications (follow-up questions citing an earlier answer)."""
+        found: dict[tuple[str, str], lifecycle.TimelineLink] = {}
+        for koop in sorted(koop_ids):
+            nr = koop.rsplit("-", 1)[-1]
+            rows = session.execute(
+                select(ParsedItem.text, Document, QuestionSet)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(
+                    QuestionSet.id != question_set_id,
+                    ParsedItem.text.like("%Aanhangsel%"),
+                    ParsedItem.text.like(f"%{nr}%"),
+                )
+            ).all()
+            for text, document, qs in rows:
+                if koop in segment.cited_publications(text):
+                    key = (document.number or document.koop_id or "", koop)
+                    found.setdefault(
+                        key,
+                        lifecycle.TimelineLink("cited_by", koop, key[0], qs.number, document.role),
+                    )
+        return list(found.values())
+
+    def deadline_states(self, today: dt.date) -> list[lifecycle.DeadlineState]:
+        """Every question set still awaiting its answer, most overdue first."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(QuestionSet).where(QuestionSet.status.in_(lifecycle.OPEN_STATUSES))
+            ).all()
+            states = [
+                lifecycle.deadline_state(
+                    q.number, q.title, q.status, q.tabled_on, q.deadline_on, today
+                )
+                for q in rows
+            ]
+        found = [s for s in states if s is not None]
+        return sorted(found, key=lambda s: (-s.days_late, s.deadline_on or today, s.number))
+
+    def record_overdue(self, today: dt.date, silent: bool = False) -> list[int]:
+        """An OVERDUE change for each question set past its deadline, once per deadline, written
+        with its outbox rows like any other change. A deadline before `quiet_before` (a
+        backfill) is recorded silently."""
+        new: list[int] = []
+        for state in self.deadline_states(today):
+            if not state.overdue or state.deadline_on is None:
+                continue
+            with self.session() as session:
+                qs = session.scalar(select(QuestionSet).where(QuestionSet.number == state.number))
+                assert qs is not None
+                quiet = silent or bool(self.quiet_before and state.deadline_on < self.quiet_before)
+                extended = " (already extended after a delay notice)" if state.delayed else ""
+                change_id = self._add_change(
+                    session,
+                    key=f"overdue:{state.number}:{state.deadline_on.isoformat()}",
+                    event=EventKind.OVERDUE,
+                    question_set=qs,
+                    document=None,
+                    summary=(
+                        f"No answer yet: the deadline was {state.deadline_on.isoformat()}"
+                        f"{extended}."
+                    ),
+                    detail={
+                        "deadline_on": state.deadline_on.isoformat(),
+                        "status": state.status,
+                        "days_late": state.days_late,
+                    },
+                    silent=quiet,
+                )
+            if change_id is not None:
+                new.append(change_id)
+        return new
