@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_module
-from monitor import diff, jobs, lifecycle, render, schema, segment
+from monitor import diff, jobs, lifecycle, render, schema, segment, topics
 from monitor.config import Config, ConfigError
 from monitor.records import ParsedDocument, ParseError, Rendition
 from monitor.store import Store
@@ -187,6 +187,39 @@ def cmd_overdue(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(config: Config, args: argparse.Namespace) -> int:
+    store = _store(config)
+    chosen = [t for t in config_module.topics_of(config) if not args.name or t.name == args.name]
+    if not chosen:
+        print(f"kamerwacht topics: no topic named {args.name!r}", file=sys.stderr)
+        return 2
+    for topic in chosen:
+        version = topics.version_of(topic)
+        print(f"{topic.name}  version {version}  {len(topic.terms)} terms  {topic.description}")
+        if not args.replay:
+            stored = store.topic_matches(topic.name, version)
+            print(f"  {len(stored)} question sets matched (stored); --replay to re-run")
+            continue
+        found = topics.replay(topic, store.topic_corpus())
+        earlier = [v for v in store.topic_versions(topic.name) if v != version]
+        added = store.save_topic_matches(found)  # stored only: a replay never alerts
+        for match in found:
+            print(f"  {match.question_set}  {match.title}")
+            for reason in match.reasons:
+                print(f"      {topics.explain(reason)}")
+        summary = f"  {len(found)} question sets match; {added} new reasons stored"
+        if earlier:
+            before = {m.question_set for m in store.topic_matches(topic.name, earlier[-1])}
+            now = {m.question_set for m in found}
+            summary += (
+                f"; against version {earlier[-1]}: +{len(now - before)} -{len(before - now)}"
+                + "".join(f"\n  entered: {n}" for n in sorted(now - before))
+                + "".join(f"\n  left: {n}" for n in sorted(before - now))
+            )
+        print(summary)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kamerwacht",
@@ -223,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", action="store_true", help="store an OVERDUE event (and its alerts) per set"
     )
     overdue.add_argument("--silent", action="store_true", help="with --record: no alerts")
+    topic_cmd = sub.add_parser("topics", help="list topics; --replay re-matches the archive")
+    topic_cmd.add_argument("--name", help="only this topic")
+    topic_cmd.add_argument(
+        "--replay", action="store_true", help="match the stored history again (sends no alerts)"
+    )
     sub.add_parser("run", help="run the daemon: scheduler, alerts and web app")
     serve = sub.add_parser("serve", help="serve the read-only web app")
     serve.add_argument("--host")
@@ -260,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_question(config, args)
         if args.command == "overdue":
             return cmd_overdue(config, args)
+        if args.command == "topics":
+            return cmd_topics(config, args)
         if args.command == "run":
             return cmd_run(config)
         if args.command == "serve":

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import lifecycle, segment
+from monitor import lifecycle, segment, topics
 from monitor.models import (
     Blob,
     Change,
@@ -33,6 +33,7 @@ from monitor.models import (
     ParsedItem,
     QuestionSet,
     Subscription,
+    TopicMatchRow,
     Version,
 )
 from monitor.normalize import comparison_key
@@ -668,6 +669,9 @@ class Store:
         if qs is None:
             return {"change": change.summary}
         fields = {"title": qs.title}
+        # Topics may be narrowed to ministries or members (h-lifecycle).
+        fields["addressee"] = qs.addressee
+        fields["askers"] = ", ".join(qs.askers or [])
         documents = session.scalars(select(Document).where(Document.question_set_id == qs.id)).all()
         fields["documents"] = " ".join(d.title for d in documents)
         texts = session.scalars(
@@ -1054,3 +1058,101 @@ class Store:
             if change_id is not None:
                 new.append(change_id)
         return new
+
+    # --- topic replays (h-lifecycle) ------------------------------------------------------
+
+    def topic_corpus(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Every question set as `(number, title, fields)` for topic matching: its title, its
+        documents' titles, the items of each document's latest parsed version, addressee and
+        askers."""
+        with self.session() as session:
+            sets = session.scalars(select(QuestionSet).order_by(QuestionSet.number)).all()
+            out = []
+            for qs in sets:
+                documents = session.scalars(
+                    select(Document).where(Document.question_set_id == qs.id)
+                ).all()
+                texts: list[str] = []
+                for document in documents:
+                    latest = session.scalar(
+                        select(Version.id)
+                        .where(Version.document_id == document.id, Version.parse_status == "ok")
+                        .order_by(Version.id.desc())
+                        .limit(1)
+                    )
+                    if latest is not None:
+                        texts.extend(
+                            session.scalars(
+                                select(ParsedItem.text)
+                                .where(ParsedItem.version_id == latest)
+                                .order_by(ParsedItem.position)
+                            ).all()
+                        )
+                fields = {
+                    "title": qs.title,
+                    "documents": " ".join(d.title for d in documents),
+                    "text": "\n".join(texts),
+                    "addressee": qs.addressee,
+                    "askers": ", ".join(qs.askers or []),
+                }
+                out.append((qs.number, qs.title, fields))
+            return out
+
+    def save_topic_matches(self, matches: Iterable[topics.QuestionSetMatch]) -> int:
+        """Store replayed matches with their reasons; writes no change and no outbox row."""
+        added = 0
+        with self.session() as session:
+            ids = {
+                str(number): int(qs_id)
+                for number, qs_id in session.execute(select(QuestionSet.number, QuestionSet.id))
+            }
+            for found in matches:
+                for reason in found.reasons:
+                    exists = session.scalar(
+                        select(TopicMatchRow.id).where(
+                            TopicMatchRow.topic == found.topic,
+                            TopicMatchRow.topic_version == found.version,
+                            TopicMatchRow.question_set_id == ids[found.question_set],
+                            TopicMatchRow.term == reason.term,
+                        )
+                    )
+                    if exists is not None:
+                        continue
+                    session.add(
+                        TopicMatchRow(
+                            topic=found.topic, topic_version=found.version,
+                            question_set_id=ids[found.question_set], term=reason.term,
+                            field=reason.where, excerpt=reason.excerpt,
+                        )
+                    )  # fmt: skip
+                    added += 1
+        return added
+
+    def topic_matches(self, topic: str, version: str) -> list[topics.QuestionSetMatch]:
+        """The stored matches of one topic version, with their reasons."""
+        with self.session() as session:
+            rows = session.execute(
+                select(TopicMatchRow, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == TopicMatchRow.question_set_id)
+                .where(TopicMatchRow.topic == topic, TopicMatchRow.topic_version == version)
+                .order_by(QuestionSet.number, TopicMatchRow.id)
+            ).all()
+            grouped: dict[str, tuple[str, list[topics.TopicMatch]]] = {}
+            for row, qs in rows:
+                entry = grouped.setdefault(qs.number, (qs.title, []))
+                entry[1].append(topics.TopicMatch(topic, row.term, row.field, row.excerpt))
+            return [
+                topics.QuestionSetMatch(topic, version, number, title, tuple(reasons))
+                for number, (title, reasons) in grouped.items()
+            ]
+
+    def topic_versions(self, topic: str) -> list[str]:
+        """Versions of a topic with stored matches, oldest replay first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(TopicMatchRow.topic_version, func.min(TopicMatchRow.id))
+                .where(TopicMatchRow.topic == topic)
+                .group_by(TopicMatchRow.topic_version)
+                .order_by(func.min(TopicMatchRow.id))
+            ).all()
+            return [str(version) for version, _ in rows]

@@ -91,7 +91,8 @@ def _clause_patterns(term: str) -> list[re.Pattern[str]]:
 def _excerpt(text: str, start: int, end: int) -> str:
     left = max(0, start - 50)
     right = min(len(text), end + 50)
-    return ("…" if left else "") + text[left:right].strip() + ("…" if right < len(text) else "")
+    snippet = " ".join(text[left:right].split())
+    return ("…" if left else "") + snippet + ("…" if right < len(text) else "")
 
 
 def _sentences(text: str) -> list[tuple[int, str]]:

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from monitor import topics
-from monitor.config import TopicConfig, default_topics
+from monitor.config import Config, TopicConfig, default_topics
+from monitor.store import Store
 from tests.conftest import FIXTURES
+from tests.test_cli import kamerwacht
+from tests.test_lifecycle import seed
 
 CORPUS: list[dict[str, Any]] = tomllib.loads(
     (FIXTURES / "topics" / "corpus.toml").read_text(encoding="utf-8")
@@ -47,7 +50,7 @@ def test_each_match_says_which_term_matched_where(entry: dict[str, Any]) -> None
     first = next(r for r in reasons if r.term == entry["expect"])
     assert first.where in ("title", "text")
     assert first.excerpt
-    assert first.excerpt.strip("…") in fields(entry)[first.where]
+    assert first.excerpt.strip("…") in " ".join(fields(entry)[first.where].split())
     assert f"“{first.term}” in {first.where}" in topics.explain(first)
 
 
@@ -110,3 +113,45 @@ def test_keyword_query_needs_every_word() -> None:
     f = {"title": "Het systeem CATCH van de politie"}
     assert topics.matches_query("catch politie", f)
     assert not topics.matches_query("catch marechaussee", f)
+
+
+def test_replaying_a_changed_topic_over_the_archive_stores_reasons_and_alerts_nobody(
+    store: Store,
+) -> None:
+    seed(store)
+    before = store.counts()
+    found = topics.replay(TOPIC, store.topic_corpus())
+    assert [m.question_set for m in found] == ["2021Z14612"]
+    assert store.save_topic_matches(found) == len(found[0].reasons)
+    assert store.save_topic_matches(found) == 0  # replaying the same version again adds nothing
+    stored = store.topic_matches(TOPIC.name, topics.version_of(TOPIC))
+    assert [(r.term, r.where) for r in stored[0].reasons][:2] == [
+        ("*gezichtsherkenning*", "title"),
+        ("biometri*", "text"),
+    ]
+    narrower = dataclasses.replace(TOPIC, terms=["CATCH"])
+    again = topics.replay(narrower, store.topic_corpus())
+    store.save_topic_matches(again)
+    (only,) = store.topic_matches(TOPIC.name, topics.version_of(narrower))
+    assert [(r.term, r.where) for r in only.reasons] == [("CATCH", "text")]
+    assert "het systeem CATCH" in only.reasons[0].excerpt
+    assert store.topic_versions(TOPIC.name) == [
+        topics.version_of(TOPIC),
+        topics.version_of(narrower),
+    ]
+    after = store.counts()
+    assert (after["changes"], after["outbox"]) == (before["changes"], before["outbox"])
+
+
+def test_topics_command_replays_and_explains_each_match(
+    store: Store, config: Config, tmp_path: Any
+) -> None:
+    seed(store)
+    outbox = store.counts()["outbox"]
+    run = kamerwacht("--config", str(tmp_path / "config.toml"), "topics", "--replay")
+    assert run.returncode == 0, run.stderr
+    assert f"gezichtsherkenning  version {topics.version_of(TOPIC)}" in run.stdout
+    assert "2021Z14612" in run.stdout
+    assert "“Clearview” in title" in run.stdout
+    assert "1 question sets match" in run.stdout
+    assert store.counts()["outbox"] == outbox
