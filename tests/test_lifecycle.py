@@ -273,3 +273,41 @@ def test_overdue_command_lists_the_delayed_and_overdue_sets(
     assert "2021Z14612  OVERDUE 3 d" in late.stdout
     assert "recorded 1 new overdue events" in late.stderr
     assert [c.event for c in store.change_records(limit=1)] == [EventKind.OVERDUE]
+
+
+def test_a_republished_answer_with_other_text_is_new_text_and_a_correction(store: Store) -> None:
+    seed(store, upto="answered")
+    body = (DEMO_DATA / "ah-tk-20212022-105.xml").read_text(encoding="utf-8")
+    changed = body.replace("enkele medewerkers", "zeven medewerkers")
+    assert changed != body
+    publish(store, "ah-tk-20212022-105", changed.encode("utf-8"))
+    from monitor import jobs
+
+    jobs.process(store)
+    timeline = store.question_timeline("2021Z14612")
+    assert timeline is not None
+    answer = next(d for d in timeline.documents if d.number == "2021D35707")
+    assert [v.new_text for v in answer.versions] == [False, True]
+    assert timeline.events[-1].event == "corrected"
+    assert timeline.events[-1].document == "2021D35707"
+
+
+def test_withdrawn_questions_are_withdrawn_and_never_overdue(store: Store) -> None:
+    seed(store, upto="tabled")
+    feed(
+        store,
+        (
+            EntitySpec("Document", "5b0e2d4a-3c61-4f0e-9a7c-2021d3390000", {
+                "soort": "Mededeling", "documentNummer": "2021D33900",
+                "onderwerp": "Intrekken schriftelijke vragen over Clearview AI",
+                "datum": "2021-09-01"},
+                refs={"zaak": ["5b0e2d4a-3c61-4f0e-9a7c-2021a1461200"]}),
+        ),
+        "2021-11-09T00:00:00Z",
+    )  # fmt: skip
+    store.resolve(silent=False)
+    timeline = store.question_timeline("2021Z14612")
+    assert timeline is not None
+    assert timeline.status == "withdrawn"
+    assert [e.event for e in timeline.events] == ["tabled", "withdrawn"]
+    assert store.deadline_states(dt.date(2030, 1, 1)) == []
