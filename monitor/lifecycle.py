@@ -205,6 +205,12 @@ class TimelineDocument:
     deleted: bool
     versions: tuple[TimelineVersion, ...]
     links: tuple[TimelineLink, ...]
+    # From the latest parsed version: which question numbers it answers, which questions it
+    # repeats without answering, and how many unnumbered passages await review.
+    answered: tuple[str, ...] = ()
+    unanswered: tuple[str, ...] = ()
+    orphans: tuple[str, ...] = ()
+    unmatched: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +288,15 @@ def timeline_text(timeline: Timeline, today: dt.date) -> str:
                 f"              {link.kind.replace('_', ' ')} {link.koop_id}"
                 + (f" ({target})" if target else " (not in the archive)")
             )
+        if d.answered or d.unanswered or d.unmatched or d.orphans:
+            parts = [f"answers {', '.join(d.answered) or 'none'}"]
+            if d.unanswered:
+                parts.append(f"questions left unanswered: {', '.join(d.unanswered)}")
+            if d.orphans:
+                parts.append(f"answers without a question: {', '.join(d.orphans)}")
+            if d.unmatched:
+                parts.append(f"{d.unmatched} unnumbered passages for review")
+            lines.append(f"              {'; '.join(parts)}")
         for n, v in enumerate(d.versions, 1):
             flag = "  new text" if v.new_text else ""
             error = f" ({v.parse_error})" if v.parse_error else ""

@@ -937,6 +937,7 @@ class Store:
                 )
             )  # fmt: skip
         links: list[lifecycle.TimelineLink] = []
+        alignment: segment.Alignment | None = None
         latest = next((v for v in reversed(versions) if v.parse_status == "ok"), None)
         if latest is not None:
             blob = session.get(Blob, latest.blob_sha256)
@@ -950,6 +951,7 @@ class Store:
             if parsed is not None:
                 for link in lifecycle.links_of(parsed, DocumentRole(d.role), d.koop_id or ""):
                     links.append(self._resolve_link(session, link))
+                alignment = segment.align(parsed)
         return lifecycle.TimelineDocument(
             number=d.number or "",
             koop_id=d.koop_id or "",
@@ -960,6 +962,10 @@ class Store:
             deleted=d.deleted,
             versions=tuple(out),
             links=tuple(links),
+            answered=tuple(p.number for p in alignment.pairs if p.answer) if alignment else (),
+            unanswered=alignment.unanswered if alignment else (),
+            orphans=alignment.orphans if alignment else (),
+            unmatched=len(alignment.unmatched) if alignment else 0,
         )
 
     @staticmethod

@@ -138,6 +138,9 @@ def test_seed_timeline_has_every_document_version_link_and_the_correction(store:
         ("amends", "ah-tk-20212022-105", "2021D35707"),
         ("see_also", "ah-tk-20202021-4076", "2021D34000"),
     }
+    assert by_number["2021D38311"].answered == ("1", "2", "3", "4", "5", "6")
+    assert by_number["2021D38311"].unanswered == ()
+    assert by_number["2021D38311"].unmatched == 0
     events = [e.event for e in timeline.events]
     assert events == ["tabled", "delayed", "answered", "answered", "corrected"]
     correction = timeline.events[-1]
