@@ -115,6 +115,8 @@ class TopicConfig:
     description: str = ""
     terms: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    ministries: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +197,17 @@ def default_topics() -> list[TopicConfig]:
             name="gezichtsherkenning",
             description="Gezichtsherkenning, biometrie en camera's met herkenning",
             terms=[
-                "gezichtsherkenning*",
+                "*gezichtsherkenning*",
+                "gezichtsvergelijking*",
                 "biometri*",
                 "gezichtsbeeld*",
                 "Clearview",
                 "CATCH",
                 "real time herkenning",
-                "camera* met herkenning",
+                "realtime herkenning",
+                "camera* + herkenning*",
                 "facial recognition",
+                "face recognition",
             ],
         )
     ]

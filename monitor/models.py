@@ -236,3 +236,19 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(10), default="running")
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class TopicMatchRow(Base):
+    """Why a question set matched one version of a topic: written by topic replays, never
+    alerted, so a changed topic can be re-run over the archive."""
+
+    __tablename__ = "topic_matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(80))
+    topic_version: Mapped[str] = mapped_column(String(16))
+    question_set_id: Mapped[int] = mapped_column(ForeignKey("question_sets.id"), index=True)
+    term: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(40))
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    matched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("topic", "topic_version", "question_set_id", "term"),)

@@ -20,7 +20,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import lifecycle
+from monitor import lifecycle, segment, topics
 from monitor.models import (
     Blob,
     Change,
@@ -34,8 +34,10 @@ from monitor.models import (
     ParsedItem,
     QuestionSet,
     Subscription,
+    TopicMatchRow,
     Version,
 )
+from monitor.normalize import comparison_key
 from monitor.notify import SubscriptionRecord
 from monitor.records import (
     ChangeKind,
@@ -50,6 +52,7 @@ from monitor.records import (
     Item,
     OutboxItem,
     ParsedDocument,
+    ParseError,
     Rendition,
     Severity,
 )
@@ -825,6 +828,9 @@ class Store:
         if qs is None:
             return {"change": change.summary}
         fields = {"title": qs.title}
+        # Topics may be narrowed to ministries or members (h-lifecycle).
+        fields["addressee"] = qs.addressee
+        fields["askers"] = ", ".join(qs.askers or [])
         documents = session.scalars(select(Document).where(Document.question_set_id == qs.id)).all()
         fields["documents"] = " ".join(d.title for d in documents)
         texts = session.scalars(
@@ -1024,6 +1030,7 @@ class Store:
                 )
             }  # fmt: skip
 
+<<<<<<< HEAD
     # --- integrity (verify) ------------------------------------------------------------
 
     def verify(self) -> dict[str, Any]:
@@ -1064,3 +1071,296 @@ class Store:
                 violations = session.execute(sql_text("PRAGMA foreign_key_check")).all()
                 problems += [f"foreign key violation: {tuple(v)}" for v in violations[:20]]
         return {"blobs": checked, "problems": problems}
+=======
+    # --- lifecycle queries (h-lifecycle) ----------------------------------------------------
+
+    def question_timeline(self, number: str) -> lifecycle.Timeline | None:
+        """A question set with its documents, their versions, citation links and events."""
+        with self.session() as session:
+            qs = session.scalar(select(QuestionSet).where(QuestionSet.number == number))
+            if qs is None:
+                return None
+            documents = session.scalars(
+                select(Document)
+                .where(Document.question_set_id == qs.id)
+                .order_by(Document.dated_on, Document.id)
+            ).all()
+            own_koop = {d.koop_id for d in documents if d.koop_id}
+            out_documents = [self._timeline_document(session, d) for d in documents]
+            changes = session.execute(
+                select(Change, Document)
+                .outerjoin(Document, Document.id == Change.document_id)
+                .where(Change.question_set_id == qs.id)
+                .order_by(Change.id)
+            ).all()
+            events = tuple(
+                lifecycle.TimelineEvent(
+                    c.id, c.event, as_utc(c.created_at).isoformat(),
+                    (d.number or d.koop_id or "") if d else "", c.summary, c.severity,
+                    tuple(c.kinds or []), c.silent,
+                )
+                for c, d in changes
+            )  # fmt: skip
+            return lifecycle.Timeline(
+                number=qs.number,
+                title=qs.title,
+                status=qs.status,
+                askers=tuple(qs.askers or []),
+                addressee=qs.addressee,
+                tabled_on=qs.tabled_on.isoformat() if qs.tabled_on else "",
+                deadline_on=qs.deadline_on.isoformat() if qs.deadline_on else "",
+                documents=tuple(out_documents),
+                events=events,
+                cited_by=tuple(self._cited_by(session, qs.id, own_koop)),
+            )
+
+    def _timeline_document(self, session: Session, d: Document) -> lifecycle.TimelineDocument:
+        versions = session.scalars(
+            select(Version).where(Version.document_id == d.id).order_by(Version.id)
+        ).all()
+        out: list[lifecycle.TimelineVersion] = []
+        previous_text: tuple[tuple[str, str], ...] | None = None
+        for v in versions:
+            new_text = False
+            if v.parse_status == "ok":
+                items = session.execute(
+                    select(ParsedItem.numbers, ParsedItem.text)
+                    .where(ParsedItem.version_id == v.id)
+                    .order_by(ParsedItem.position)
+                ).all()
+                text = tuple((str(n), comparison_key(str(t))) for n, t in items)
+                new_text = previous_text is not None and text != previous_text
+                previous_text = text
+            out.append(
+                lifecycle.TimelineVersion(
+                    v.id, v.rendition, as_utc(v.fetched_at).isoformat(), v.blob_sha256,
+                    v.parse_status, v.parse_error or "", new_text,
+                )
+            )  # fmt: skip
+        links: list[lifecycle.TimelineLink] = []
+        alignment: segment.Alignment | None = None
+        latest = next((v for v in reversed(versions) if v.parse_status == "ok"), None)
+        if latest is not None:
+            blob = session.get(Blob, latest.blob_sha256)
+            assert blob is not None
+            try:
+                parsed = segment.parse(
+                    zlib.decompress(blob.data), Rendition(latest.rendition), d.koop_id or ""
+                )
+            except ParseError:
+                parsed = None
+            if parsed is not None:
+                for link in lifecycle.links_of(parsed, DocumentRole(d.role), d.koop_id or ""):
+                    links.append(self._resolve_link(session, link))
+                alignment = segment.align(parsed)
+        return lifecycle.TimelineDocument(
+            number=d.number or "",
+            koop_id=d.koop_id or "",
+            role=d.role,
+            soort=d.soort,
+            title=d.title,
+            dated_on=d.dated_on.isoformat() if d.dated_on else "",
+            deleted=d.deleted,
+            versions=tuple(out),
+            links=tuple(links),
+            answered=tuple(p.number for p in alignment.pairs if p.answer) if alignment else (),
+            unanswered=alignment.unanswered if alignment else (),
+            orphans=alignment.orphans if alignment else (),
+            unmatched=len(alignment.unmatched) if alignment else 0,
+        )
+
+    @staticmethod
+    def _resolve_link(session: Session, link: lifecycle.Link) -> lifecycle.TimelineLink:
+        row = session.execute(
+            select(Document, QuestionSet)
+            .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+            .where(Document.koop_id == link.koop_id)
+            .order_by(Document.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return lifecycle.TimelineLink(link.kind, link.koop_id)
+        target, qs = row
+        kind = link.kind
+        if kind == "amends" and target.role not in ("answer", "nader_answer"):
+            kind = "see_also"  # a nader antwoord also cites the delay notice; it amends the answer
+        return lifecycle.TimelineLink(
+            kind, link.koop_id, target.number or "", qs.number if qs else "", target.role
+        )
+
+    @staticmethod
+    def _cited_by(
+        session: Session, question_set_id: int, koop_ids: set[str]
+    ) -> list[lifecycle.TimelineLink]:
+        """Documents of other question sets whose questions or answers cite this set's
+        publications (follow-up questions citing an earlier answer)."""
+        found: dict[tuple[str, str], lifecycle.TimelineLink] = {}
+        for koop in sorted(koop_ids):
+            nr = koop.rsplit("-", 1)[-1]
+            rows = session.execute(
+                select(ParsedItem.text, Document, QuestionSet)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(
+                    QuestionSet.id != question_set_id,
+                    ParsedItem.text.like("%Aanhangsel%"),
+                    ParsedItem.text.like(f"%{nr}%"),
+                )
+            ).all()
+            for text, document, qs in rows:
+                if koop in segment.cited_publications(text):
+                    key = (document.number or document.koop_id or "", koop)
+                    found.setdefault(
+                        key,
+                        lifecycle.TimelineLink("cited_by", koop, key[0], qs.number, document.role),
+                    )
+        return list(found.values())
+
+    def deadline_states(self, today: dt.date) -> list[lifecycle.DeadlineState]:
+        """Every question set still awaiting its answer, most overdue first."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(QuestionSet).where(QuestionSet.status.in_(lifecycle.OPEN_STATUSES))
+            ).all()
+            states = [
+                lifecycle.deadline_state(
+                    q.number, q.title, q.status, q.tabled_on, q.deadline_on, today
+                )
+                for q in rows
+            ]
+        found = [s for s in states if s is not None]
+        return sorted(found, key=lambda s: (-s.days_late, s.deadline_on or today, s.number))
+
+    def record_overdue(self, today: dt.date, silent: bool = False) -> list[int]:
+        """An OVERDUE change for each question set past its deadline, once per deadline, written
+        with its outbox rows like any other change. A deadline before `quiet_before` (a
+        backfill) is recorded silently."""
+        new: list[int] = []
+        for state in self.deadline_states(today):
+            if not state.overdue or state.deadline_on is None:
+                continue
+            with self.session() as session:
+                qs = session.scalar(select(QuestionSet).where(QuestionSet.number == state.number))
+                assert qs is not None
+                quiet = silent or bool(self.quiet_before and state.deadline_on < self.quiet_before)
+                extended = " (already extended after a delay notice)" if state.delayed else ""
+                change_id = self._add_change(
+                    session,
+                    key=f"overdue:{state.number}:{state.deadline_on.isoformat()}",
+                    event=EventKind.OVERDUE,
+                    question_set=qs,
+                    document=None,
+                    summary=(
+                        f"No answer yet: the deadline was {state.deadline_on.isoformat()}"
+                        f"{extended}."
+                    ),
+                    detail={
+                        "deadline_on": state.deadline_on.isoformat(),
+                        "status": state.status,
+                        "days_late": state.days_late,
+                    },
+                    silent=quiet,
+                )
+            if change_id is not None:
+                new.append(change_id)
+        return new
+
+    # --- topic replays (h-lifecycle) ------------------------------------------------------
+
+    def topic_corpus(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Every question set as `(number, title, fields)` for topic matching: its title, its
+        documents' titles, the items of each document's latest parsed version, addressee and
+        askers."""
+        with self.session() as session:
+            sets = session.scalars(select(QuestionSet).order_by(QuestionSet.number)).all()
+            out = []
+            for qs in sets:
+                documents = session.scalars(
+                    select(Document).where(Document.question_set_id == qs.id)
+                ).all()
+                texts: list[str] = []
+                for document in documents:
+                    latest = session.scalar(
+                        select(Version.id)
+                        .where(Version.document_id == document.id, Version.parse_status == "ok")
+                        .order_by(Version.id.desc())
+                        .limit(1)
+                    )
+                    if latest is not None:
+                        texts.extend(
+                            session.scalars(
+                                select(ParsedItem.text)
+                                .where(ParsedItem.version_id == latest)
+                                .order_by(ParsedItem.position)
+                            ).all()
+                        )
+                fields = {
+                    "title": qs.title,
+                    "documents": " ".join(d.title for d in documents),
+                    "text": "\n".join(texts),
+                    "addressee": qs.addressee,
+                    "askers": ", ".join(qs.askers or []),
+                }
+                out.append((qs.number, qs.title, fields))
+            return out
+
+    def save_topic_matches(self, matches: Iterable[topics.QuestionSetMatch]) -> int:
+        """Store replayed matches with their reasons; writes no change and no outbox row."""
+        added = 0
+        with self.session() as session:
+            ids = {
+                str(number): int(qs_id)
+                for number, qs_id in session.execute(select(QuestionSet.number, QuestionSet.id))
+            }
+            for found in matches:
+                for reason in found.reasons:
+                    exists = session.scalar(
+                        select(TopicMatchRow.id).where(
+                            TopicMatchRow.topic == found.topic,
+                            TopicMatchRow.topic_version == found.version,
+                            TopicMatchRow.question_set_id == ids[found.question_set],
+                            TopicMatchRow.term == reason.term,
+                        )
+                    )
+                    if exists is not None:
+                        continue
+                    session.add(
+                        TopicMatchRow(
+                            topic=found.topic, topic_version=found.version,
+                            question_set_id=ids[found.question_set], term=reason.term,
+                            field=reason.where, excerpt=reason.excerpt,
+                        )
+                    )  # fmt: skip
+                    added += 1
+        return added
+
+    def topic_matches(self, topic: str, version: str) -> list[topics.QuestionSetMatch]:
+        """The stored matches of one topic version, with their reasons."""
+        with self.session() as session:
+            rows = session.execute(
+                select(TopicMatchRow, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == TopicMatchRow.question_set_id)
+                .where(TopicMatchRow.topic == topic, TopicMatchRow.topic_version == version)
+                .order_by(QuestionSet.number, TopicMatchRow.id)
+            ).all()
+            grouped: dict[str, tuple[str, list[topics.TopicMatch]]] = {}
+            for row, qs in rows:
+                entry = grouped.setdefault(qs.number, (qs.title, []))
+                entry[1].append(topics.TopicMatch(topic, row.term, row.field, row.excerpt))
+            return [
+                topics.QuestionSetMatch(topic, version, number, title, tuple(reasons))
+                for number, (title, reasons) in grouped.items()
+            ]
+
+    def topic_versions(self, topic: str) -> list[str]:
+        """Versions of a topic with stored matches, oldest replay first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(TopicMatchRow.topic_version, func.min(TopicMatchRow.id))
+                .where(TopicMatchRow.topic == topic)
+                .group_by(TopicMatchRow.topic_version)
+                .order_by(func.min(TopicMatchRow.id))
+            ).all()
+            return [str(version) for version, _ in rows]
+>>>>>>> h-lifecycle
