@@ -7,12 +7,8 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-<<<<<<< HEAD
 from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
-=======
-from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString
->>>>>>> h-lifecycle
 from lxml import etree
 
 from monitor.normalize import clean
@@ -386,17 +382,12 @@ def _is_heading(tag: Tag) -> bool:
 def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> ParsedDocument:
     """Parse an officielebekendmakingen.nl page (`div.vraag`/`div.antwoord`) or a page whose
     text carries "Vraag n"/"Antwoord n" headings (tweedekamer.nl detail pages)."""
-<<<<<<< HEAD
     with warnings.catch_warnings():
         # A page that looks like XML (a misrouted KOOP body) is still read as HTML, deliberately.
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         soup = BeautifulSoup(body, "lxml")
-    for junk in soup.select("script, style, nav, header, footer, a.nootnum, sup"):
-=======
-    soup = BeautifulSoup(body, "lxml")
     # find_all, not CSS selectors: soupsieve made HTML parsing ten times slower than the XML.
     for junk in soup.find_all(["script", "style", "nav", "header", "footer"]):
->>>>>>> h-lifecycle
         junk.decompose()
     footnotes = _html_footnotes(soup)
     for junk in [

@@ -1030,7 +1030,6 @@ class Store:
                 )
             }  # fmt: skip
 
-<<<<<<< HEAD
     # --- integrity (verify) ------------------------------------------------------------
 
     def verify(self) -> dict[str, Any]:
@@ -1071,7 +1070,7 @@ class Store:
                 violations = session.execute(sql_text("PRAGMA foreign_key_check")).all()
                 problems += [f"foreign key violation: {tuple(v)}" for v in violations[:20]]
         return {"blobs": checked, "problems": problems}
-=======
+
     # --- lifecycle queries (h-lifecycle) ----------------------------------------------------
 
     def question_timeline(self, number: str) -> lifecycle.Timeline | None:
@@ -1363,4 +1362,3 @@ class Store:
                 .order_by(func.min(TopicMatchRow.id))
             ).all()
             return [str(version) for version, _ in rows]
->>>>>>> h-lifecycle
