@@ -864,3 +864,84 @@ class Store:
                     ("changes", Change), ("entities", Entity), ("outbox", OutboxMessage),
                 )
             }  # fmt: skip
+
+    # --- sources (h-sources) ---------------------------------------------------------------
+
+    _TEXT_ROLES = ("questions", "delay_notice", "answer", "nader_answer")
+
+    def files_to_fetch(self) -> dict[str, dict[str, Any]]:
+        """Documents whose file (SyncFeed enclosure) is not yet stored as text for its current
+        state: never fetched, or the feed announced another length or DocumentVersie since.
+
+        The fingerprint of what the feed announced is kept as the version's validator (`etag`),
+        so an unchanged file is fetched once, and a re-emitted entity costs no request.
+        """
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, Entity)
+                .join(Entity, Entity.guid == Document.guid)
+                .where(
+                    Document.deleted.is_(False),
+                    Document.number.is_not(None),
+                    Document.role.in_(self._TEXT_ROLES),
+                    Entity.enclosure.is_not(None),
+                )
+            ).all()
+            out: dict[str, dict[str, Any]] = {}
+            for document, entity in rows:
+                fields = entity.fields or {}
+                current = (entity.refs or {}).get("huidigeDocumentVersie") or [""]
+                fingerprint = f"{fields.get('contentLength', '')};{current[0]}"
+                latest = session.scalar(
+                    select(Version.etag)
+                    .where(
+                        Version.document_id == document.id,
+                        Version.rendition == Rendition.FILE_TEXT.value,
+                    )
+                    .order_by(Version.id.desc())
+                    .limit(1)
+                )
+                if latest == fingerprint:
+                    continue
+                out[str(document.number)] = {
+                    "url": entity.enclosure,
+                    "length": fields.get("contentLength"),
+                    "type": fields.get("contentType"),
+                    "fingerprint": fingerprint,
+                }
+            return out
+
+    def tk_pages_to_fetch(self, recheck_days: int) -> dict[str, dict[str, str | None]]:
+        """tweedekamer.nl detail pages to (re)fetch, keyed by document number, with the Zaak
+        number and the validators of the latest stored page; documents older than
+        `recheck_days` are left alone."""
+        since = (utcnow() - dt.timedelta(days=recheck_days)).date()
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(
+                    Document.deleted.is_(False),
+                    Document.number.is_not(None),
+                    Document.role.in_(self._TEXT_ROLES),
+                )
+            ).all()
+            out: dict[str, dict[str, str | None]] = {}
+            for document, question_set in rows:
+                if document.dated_on is not None and document.dated_on < since:
+                    continue
+                latest = session.scalar(
+                    select(Version)
+                    .where(
+                        Version.document_id == document.id,
+                        Version.rendition == Rendition.TK_HTML.value,
+                    )
+                    .order_by(Version.id.desc())
+                    .limit(1)
+                )
+                out[str(document.number)] = {
+                    "zaak": question_set.number,
+                    "etag": latest.etag if latest else None,
+                    "last_modified": latest.last_modified if latest else None,
+                }
+            return out

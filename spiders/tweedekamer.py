@@ -124,7 +124,9 @@ def parse_listing(body: bytes, page_url: str) -> tuple[list[Card], str | None]:
 
 
 def detail_url(base_url: str, zaak: str, did: str) -> str:
-    """>>> detail_url("https://www.tweedekamer.nl", "2021Z14612", "2021D35707")
+    """The detail page of one document of a Zaak.
+
+    >>> detail_url("https://www.tweedekamer.nl", "2021Z14612", "2021D35707")
     'https://www.tweedekamer.nl/kamerstukken/kamervragen/detail?id=2021Z14612&did=2021D35707'
     """
     return f"{base_url}/kamerstukken/kamervragen/detail?{urlencode({'id': zaak, 'did': did})}"
