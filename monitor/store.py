@@ -890,6 +890,8 @@ class Store:
             out: dict[str, dict[str, Any]] = {}
             for document, entity in rows:
                 fields = entity.fields or {}
+                if not fields.get("contentLength"):
+                    continue  # the feed announces no file (yet) for this document
                 current = (entity.refs or {}).get("huidigeDocumentVersie") or [""]
                 fingerprint = f"{fields.get('contentLength', '')};{current[0]}"
                 latest = session.scalar(
