@@ -61,6 +61,7 @@ class KoopConfig:
     zoek_url: str = "https://zoek.officielebekendmakingen.nl"
     poll_interval: float = 300.0
     recheck_days: int = 30
+    sru_window_days: int = 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,14 +91,19 @@ def spider_arguments(
         }
     if source == "koop":
         koop = config.sources.koop
+        store.assign_question_koop_ids()
         wanted = store.koop_ids_to_fetch(koop.recheck_days)
         if not wanted:
             return None
+        window = koop.sru_window_days
+        modified = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=window)
         return {
             "ids": ",".join(sorted(wanted)),
             "validators": json.dumps(wanted),
             "repository_url": koop.repository_url,
             "zoek_url": koop.zoek_url,
+            "sru_url": koop.sru_url if window > 0 else "",
+            "modified_since": modified.isoformat() if window > 0 else "",
             "allowed_hosts": hosts,
         }
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")

@@ -947,3 +947,16 @@ class Store:
                     "last_modified": latest.last_modified if latest else None,
                 }
             return out
+
+    def assign_question_koop_ids(self) -> int:
+        """Give each question document without a KOOP id its `kv-tk-{ZaakNummer}` id, so the
+        question set as tabled is fetched too; returns how many were assigned."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(Document.role == DocumentRole.QUESTIONS.value, Document.koop_id.is_(None))
+            ).all()
+            for document, question_set in rows:
+                document.koop_id = f"kv-tk-{question_set.number}"
+            return len(rows)

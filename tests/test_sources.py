@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from monitor import config as config_module
@@ -286,3 +289,56 @@ async def test_detail_page_is_fetched_conditionally(
     bodies = [r for r in jobs.read_records(result.path) if isinstance(r, FetchedBody)]
     statuses = {r.key: r.status for r in bodies}
     assert statuses["2021D35707"] == "not_modified"
+
+
+async def test_koop_rechecks_only_what_sru_lists_as_modified(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
+    koop = dataclasses.replace(config.sources.koop, recheck_days=36500)
+    config = dataclasses.replace(config, sources=dataclasses.replace(config.sources, koop=koop))
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    await crawl_and_ingest(config, store, "syncfeed")
+    first = await crawl_and_ingest(config, store, "koop")
+    assert first is not None
+    assert first.versions == 3  # kv-tk question set, delay notice, answer
+    start = len(replay.state.requests)
+    quiet = await crawl_and_ingest(config, store, "koop")
+    made = [r for r in replay.state.requests[start:] if r != "/robots.txt"]
+    assert quiet is not None
+    assert quiet.versions == 0
+    assert len(made) == 1
+    assert made[0].startswith("/sru?")
+    # KOOP corrects the answer: new text and a fresh modification date.
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    old = replay.state.publications["ah-tk-20212022-105"]
+    replay.state.publications["ah-tk-20212022-105"] = old.replace(
+        b'content="2021-10-05"/>',
+        f'content="2021-10-05"/>\n    <meta name="DCTERMS.modified" scheme="" content="{today}"/>'.encode(),
+    ).replace(b"<al>Ja.</al>", b"<al>Ja, daarmee ben ik bekend.</al>")
+    start = len(replay.state.requests)
+    changed = await crawl_and_ingest(config, store, "koop")
+    made = [r for r in replay.state.requests[start:] if r != "/robots.txt"]
+    assert changed is not None
+    assert changed.versions == 1
+    assert [r for r in made if not r.startswith("/sru?")] == [
+        "/frbr/officielepublicaties/ah-tk/20212022/ah-tk-20212022-105/1/xml/ah-tk-20212022-105.xml"
+    ]
+
+
+def test_sru_diagnostic_and_metadata_are_read() -> None:
+    from monitor.replay import render_metadata, render_sru
+    from spiders.koop import SruError, parse_metadata, parse_sru
+    from tests.conftest import DEMO_DATA
+
+    body = (DEMO_DATA / "ah-tk-20212022-105.xml").read_bytes()
+    meta = parse_metadata(render_metadata(body))
+    assert meta["OVERHEIDop.vraagnummer"] == ["2021Z14612"]
+    records, following = parse_sru(
+        render_sru("http://x", {"ah-tk-20212022-105": body},
+                   {"operation": "searchRetrieve", "query": 'dt.identifier=ah-tk-20212022-105'})
+    )  # fmt: skip
+    assert [r.identifier for r in records] == ["ah-tk-20212022-105"]
+    assert following is None
+    with pytest.raises(SruError, match="Unsupported query"):
+        parse_sru(render_sru("http://x", {}, {"operation": "searchRetrieve", "query": "x"}))
