@@ -16,7 +16,7 @@ from pathlib import Path
 from monitor import config as config_module
 from monitor import diff, jobs, lifecycle, render, schema, segment, topics
 from monitor.config import Config, ConfigError
-from monitor.records import ParsedDocument, ParseError, Rendition
+from monitor.records import FeedSeek, ParsedDocument, ParseError, Rendition
 from monitor.store import Store
 
 logger = logging.getLogger("monitor")
@@ -90,14 +90,19 @@ def _store(config: Config) -> Store:
     return Store(engine, jobs.make_planner(config, telegram=False))
 
 
-def cmd_crawl(config: Config, source: str) -> int:
+def cmd_crawl(config: Config, source: str, since: str | None = None) -> int:
     store = _store(config)
-    result = asyncio.run(jobs.crawl(config, source, store))
+    result = asyncio.run(jobs.crawl(config, source, store, since=since, progress=True))
     if result is None:
         print(f"{source}: nothing to crawl")
         return 0
-    records = sum(1 for _ in jobs.read_records(result.path))
-    print(f"{result.path}\t{records} records\t{result.seconds:.1f} s")
+    records = list(jobs.read_records(result.path))
+    for seek in (r for r in records if isinstance(r, FeedSeek)):
+        print(
+            f"{seek.category}: {seek.since[:10]} starts after skiptoken {seek.skiptoken}"
+            f" ({seek.requests} requests)"
+        )
+    print(f"{result.path}\t{len(records)} records\t{result.seconds:.1f} s")
     return 0
 
 
@@ -241,7 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database to the current schema")
     crawl = sub.add_parser("crawl", help="run one source's spider and write its JSON Lines file")
-    crawl.add_argument("source", choices=["syncfeed", "koop"])
+    crawl.add_argument("source", choices=list(jobs.SOURCES))
+    crawl.add_argument(
+        "--since", metavar="DATE", help="syncfeed: start categories without a cursor at DATE"
+    )
     ingest = sub.add_parser("ingest", help="store a crawl file (JSON Lines) and process it")
     ingest.add_argument("file")
     ingest.add_argument("--replay", action="store_true", help="store silently: no alerts")
@@ -299,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             return cmd_migrate(config)
         if args.command == "crawl":
-            return cmd_crawl(config, args.source)
+            return cmd_crawl(config, args.source, args.since)
         if args.command == "ingest":
             return cmd_ingest(config, args.file, args.replay)
         if args.command == "process":

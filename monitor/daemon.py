@@ -142,11 +142,18 @@ class Daemon:
         }
 
     async def poll(self) -> None:
-        """The feed first; then KOOP at once, so new answers get their text in the same cycle."""
-        if self.config.sources.syncfeed.enabled:
-            await self._run_job("syncfeed", lambda: self._crawl_and_store("syncfeed"))
-        if self.config.sources.koop.enabled:
-            await self._run_job("koop", lambda: self._crawl_and_store("koop"))
+        """The feed first; then the texts at once (file, tweedekamer.nl page, KOOP), so a new
+        answer gets its day-one text in the same cycle and its KOOP text when published."""
+        sources = self.config.sources
+        enabled = {
+            "syncfeed": sources.syncfeed.enabled,
+            "files": sources.files.enabled,
+            "tweedekamer": sources.tweedekamer.enabled,
+            "koop": sources.koop.enabled,
+        }
+        for source in jobs.SOURCES:
+            if enabled[source]:
+                await self._run_job(source, lambda s=source: self._crawl_and_store(s))  # type: ignore[misc]
         await self.deliver()
         if self.hooks.after_cycle is not None:
             await self.hooks.after_cycle()

@@ -30,7 +30,7 @@ from monitor.store import IngestResult, PendingVersion, Planner, Store
 logger = logging.getLogger(__name__)
 
 CONSOLE_CHAT = 0
-SOURCES = ("syncfeed", "koop")
+SOURCES = ("syncfeed", "files", "tweedekamer", "koop")
 _KEEP_CRAWL_FILES = 50
 
 
@@ -63,8 +63,13 @@ def scrapy_settings(config: Config) -> dict[str, str]:
     }
 
 
-def spider_arguments(config: Config, source: str, store: Store) -> dict[str, str] | None:
-    """Arguments for one source's spider, or None when there is nothing to crawl."""
+def spider_arguments(
+    config: Config, source: str, store: Store, since: str | None = None
+) -> dict[str, str] | None:
+    """Arguments for one source's spider, or None when there is nothing to crawl.
+
+    `since` (a date) overrides `[sources.syncfeed] start_date` for categories without a cursor.
+    """
     hosts = ",".join(config.allowed_hosts)
     if source == "syncfeed":
         feed = config.sources.syncfeed
@@ -73,18 +78,40 @@ def spider_arguments(config: Config, source: str, store: Store) -> dict[str, str
             "categories": ",".join(feed.categories),
             "cursors": json.dumps(store.cursors("syncfeed")),
             "max_pages": str(feed.max_pages),
+            "since": since or feed.start_date,
+            "allowed_hosts": hosts,
+        }
+    if source == "files":
+        documents = store.files_to_fetch()
+        if not documents:
+            return None
+        return {"documents": json.dumps(documents), "allowed_hosts": hosts}
+    if source == "tweedekamer":
+        tk = config.sources.tweedekamer
+        pages = store.tk_pages_to_fetch(tk.recheck_days)
+        if not pages and tk.listing_pages <= 0:
+            return None
+        return {
+            "base_url": tk.base_url,
+            "pages": json.dumps(pages),
+            "listing_pages": str(tk.listing_pages),
             "allowed_hosts": hosts,
         }
     if source == "koop":
         koop = config.sources.koop
+        store.assign_question_koop_ids()
         wanted = store.koop_ids_to_fetch(koop.recheck_days)
         if not wanted:
             return None
+        window = koop.sru_window_days
+        modified = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=window)
         return {
             "ids": ",".join(sorted(wanted)),
             "validators": json.dumps(wanted),
             "repository_url": koop.repository_url,
             "zoek_url": koop.zoek_url,
+            "sru_url": koop.sru_url if window > 0 else "",
+            "modified_since": modified.isoformat() if window > 0 else "",
             "allowed_hosts": hosts,
         }
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
@@ -101,9 +128,14 @@ def crawl_command(
     return command
 
 
-async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None:
-    """Run one source's spider as a child process writing JSON Lines; None if nothing to do."""
-    arguments = await asyncio.to_thread(spider_arguments, config, source, store)
+async def crawl(
+    config: Config, source: str, store: Store, since: str | None = None, progress: bool = False
+) -> CrawlResult | None:
+    """Run one source's spider as a child process writing JSON Lines; None if nothing to do.
+
+    With `progress` the spider's log (and progress line) goes to our standard error as it runs.
+    """
+    arguments = await asyncio.to_thread(spider_arguments, config, source, store, since)
     if arguments is None:
         return None
     folder = config.data_path / "crawls"
@@ -115,7 +147,7 @@ async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None
     process = await asyncio.create_subprocess_exec(
         *crawl_command(source, arguments, scrapy_settings(config), out),
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=None if progress else asyncio.subprocess.PIPE,
         env=env,
         start_new_session=True,
     )
@@ -126,7 +158,7 @@ async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None
         await process.wait()
         raise
     seconds = asyncio.get_running_loop().time() - started
-    tail = stderr.decode("utf-8", "replace")[-3000:]
+    tail = (stderr or b"").decode("utf-8", "replace")[-3000:]
     _prune(folder, source)
     if process.returncode != 0:
         raise CrawlFailed(f"{source} crawl exited with {process.returncode}: {tail[-500:]}")

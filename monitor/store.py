@@ -190,23 +190,25 @@ class Store:
         """Store crawl records. Feed entities are committed together with the cursor of their page;
         entities after the last complete page are not stored (the next crawl reads them again)."""
         result = IngestResult()
-        page: list[FeedEntity] = []
+        # Categories are crawled concurrently, so their entries interleave in the file: each
+        # page is collected per category and committed only with that category's cursor.
+        pages: dict[str, list[FeedEntity]] = {}
         for record in records:
             if isinstance(record, FeedEntity):
-                page.append(record)
+                pages.setdefault(record.category, []).append(record)
             elif isinstance(record, FeedPage):
                 with self.session() as session:
-                    self._store_page(session, page, result)
+                    self._store_page(session, pages.pop(record.category, []), result)
                     self._advance_cursor(session, record)
                 result.pages += 1
-                page = []
             elif isinstance(record, FetchedBody):
                 self._save_body(record, result)
             elif isinstance(record, CrawlProblem):
                 result.problems.append(f"{record.url}: {record.message}")
-        if page:
+        left = sum(len(page) for page in pages.values())
+        if left:
             result.problems.append(
-                f"{len(page)} feed entries after the last complete page were not stored"
+                f"{left} feed entries after the last complete page were not stored"
             )
         return result
 
@@ -1362,3 +1364,99 @@ class Store:
                 .order_by(func.min(TopicMatchRow.id))
             ).all()
             return [str(version) for version, _ in rows]
+
+    # --- sources (h-sources) ---------------------------------------------------------------
+
+    _TEXT_ROLES = ("questions", "delay_notice", "answer", "nader_answer")
+
+    def files_to_fetch(self) -> dict[str, dict[str, Any]]:
+        """Documents whose file (SyncFeed enclosure) is not yet stored as text for its current
+        state: never fetched, or the feed announced another length or DocumentVersie since.
+
+        The fingerprint of what the feed announced is kept as the version's validator (`etag`),
+        so an unchanged file is fetched once, and a re-emitted entity costs no request.
+        """
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, Entity)
+                .join(Entity, Entity.guid == Document.guid)
+                .where(
+                    Document.deleted.is_(False),
+                    Document.number.is_not(None),
+                    Document.role.in_(self._TEXT_ROLES),
+                    Entity.enclosure.is_not(None),
+                )
+            ).all()
+            out: dict[str, dict[str, Any]] = {}
+            for document, entity in rows:
+                fields = entity.fields or {}
+                if not fields.get("contentLength"):
+                    continue  # the feed announces no file (yet) for this document
+                current = (entity.refs or {}).get("huidigeDocumentVersie") or [""]
+                fingerprint = f"{fields.get('contentLength', '')};{current[0]}"
+                latest = session.scalar(
+                    select(Version.etag)
+                    .where(
+                        Version.document_id == document.id,
+                        Version.rendition == Rendition.FILE_TEXT.value,
+                    )
+                    .order_by(Version.id.desc())
+                    .limit(1)
+                )
+                if latest == fingerprint:
+                    continue
+                out[str(document.number)] = {
+                    "url": entity.enclosure,
+                    "length": fields.get("contentLength"),
+                    "type": fields.get("contentType"),
+                    "fingerprint": fingerprint,
+                }
+            return out
+
+    def tk_pages_to_fetch(self, recheck_days: int) -> dict[str, dict[str, str | None]]:
+        """tweedekamer.nl detail pages to (re)fetch, keyed by document number, with the Zaak
+        number and the validators of the latest stored page; documents older than
+        `recheck_days` are left alone."""
+        since = (utcnow() - dt.timedelta(days=recheck_days)).date()
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(
+                    Document.deleted.is_(False),
+                    Document.number.is_not(None),
+                    Document.role.in_(self._TEXT_ROLES),
+                )
+            ).all()
+            out: dict[str, dict[str, str | None]] = {}
+            for document, question_set in rows:
+                if document.dated_on is not None and document.dated_on < since:
+                    continue
+                latest = session.scalar(
+                    select(Version)
+                    .where(
+                        Version.document_id == document.id,
+                        Version.rendition == Rendition.TK_HTML.value,
+                    )
+                    .order_by(Version.id.desc())
+                    .limit(1)
+                )
+                out[str(document.number)] = {
+                    "zaak": question_set.number,
+                    "etag": latest.etag if latest else None,
+                    "last_modified": latest.last_modified if latest else None,
+                }
+            return out
+
+    def assign_question_koop_ids(self) -> int:
+        """Give each question document without a KOOP id its `kv-tk-{ZaakNummer}` id, so the
+        question set as tabled is fetched too; returns how many were assigned."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(Document.role == DocumentRole.QUESTIONS.value, Document.koop_id.is_(None))
+            ).all()
+            for document, question_set in rows:
+                document.koop_id = f"kv-tk-{question_set.number}"
+            return len(rows)
