@@ -450,14 +450,48 @@ _FURNITURE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
-_FOOTNOTE_LINE = re.compile(r"^\s*(?P<n>\d{1,2})\s+(?P<text>\S.*)$")
+_FOOTNOTE_LINE = re.compile(r"^\s*(?P<n>\d{1,2})\)?\s+(?P<text>\S.*)$")
+# Question documents often number questions "1" on a line of their own, or "1." before the text.
+_BARE_NUMBER = re.compile(r"^\s*(?P<n>\d{1,2})[.)]?\s*$")
+_NUMBERED_LINE = re.compile(r"^\s*(?P<n>\d{1,2})[.)]\s+(?P<text>\S.*)$")
 _TABLE_ROW = re.compile(r"\S(?: {2,}|\t+)\S")
 _SENTENCE_END = re.compile(r"[.?!:;]\s*$")
 
 
 def _footnote_call(number: str) -> re.Pattern[str]:
-    # A call is the number glued to the end of a word or punctuation ("gebruikt?1").
-    return re.compile(rf"(?<=[^\s\d]){number}(?=\s|$)")
+    # A call is the number glued to the end of a word or punctuation ("gebruikt?1"), or the
+    # number with a parenthesis ("gebruikt? 1)"), as question documents write them.
+    return re.compile(rf"(?:(?<=[^\s\d]){number}\)?|\s+{number}\))(?=\s|$)")
+
+
+def _has_headings(lines: list[str]) -> bool:
+    for line in lines:
+        heading = _HEADING.match(line) or _INLINE_HEADING.match(line)
+        if heading and heading["nums"]:
+            return True
+    return False
+
+
+def _numbered_questions(lines: list[str]) -> list[str]:
+    """Turn "1" / "1." question numbering (1, 2, 3 … in order) into "Vraag n" headings; used
+    only for text without any "Vraag n"/"Antwoord n" heading, i.e. a question document."""
+    out: list[str] = []
+    expected = 1
+    for i, line in enumerate(lines):
+        bare = _BARE_NUMBER.match(line)
+        if bare and int(bare["n"]) == expected:
+            following = next((x for x in lines[i + 1 :] if x.strip()), "")
+            if following and not _FURNITURE.match(following):
+                out.append(f"Vraag {expected}")
+                expected += 1
+                continue
+        numbered = _NUMBERED_LINE.match(line)
+        if numbered and int(numbered["n"]) == expected:
+            out.extend([f"Vraag {expected}", numbered["text"]])
+            expected += 1
+            continue
+        out.append(line)
+    return out
 
 
 def _strip_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
@@ -495,6 +529,8 @@ def _text_paragraphs(text: str) -> tuple[list[str], list[str]]:
     """Paragraphs of extracted text: page furniture dropped, wrapped lines and hyphenated words
     joined, list items and table rows kept apart, headings on their own; plus the footnotes."""
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not _has_headings(raw):
+        raw = _numbered_questions(raw)
     lines: list[str] = []
     for line in raw:
         if "\f" in line:

@@ -236,3 +236,23 @@ def test_text_without_any_heading_is_all_unmatched() -> None:
 def test_unreadable_input_is_a_parse_error(body: bytes, rendition: Rendition) -> None:
     with pytest.raises(ParseError):
         segment.parse(body, rendition)
+
+
+def test_question_document_numbered_1_2_3_matches_the_questions_of_the_answer() -> None:
+    questions = load("kv-tk-2021Z19001.pdf.txt", Rendition.FILE_TEXT)
+    answer = load(*RENDITIONS["koop-xml"])
+    assert [(q.numbers, q.paragraphs) for q in questions.questions] == [
+        (q.numbers, q.paragraphs) for q in answer.questions
+    ]
+    assert questions.footnotes == ("Bericht op een nieuwssite, oktober 2021.",)
+    assert questions.answers == ()
+    assert questions.unmatched == ()
+
+
+def test_inline_numbered_questions_become_items() -> None:
+    text = "Vragen van het lid X.\n\n1. Is dat zo?\n\n2. Waarom niet?\n"
+    doc = segment.parse(text.encode(), Rendition.TEXT)
+    assert [(q.numbers, q.text) for q in doc.questions] == [
+        (("1",), "Is dat zo?"),
+        (("2",), "Waarom niet?"),
+    ]
