@@ -386,16 +386,15 @@ def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> Parse
     for junk in soup.find_all(["script", "style", "nav", "header", "footer"]):
         junk.decompose()
     footnotes = _html_footnotes(soup)
-    for junk in [
-        *soup.find_all("div", id="noten"), *soup.find_all("a", class_="nootnum"),
-        *soup.find_all("sup"),
-    ]:  # fmt: skip
+    for junk in [*soup.find_all("div", id="noten"), *soup.find_all("a", class_="nootnum")]:
         junk.decompose()
     if not identifier:
         meta = soup.find("meta", attrs={"name": "DC.identifier"})
         identifier = str(meta.get("content", "")) if isinstance(meta, Tag) else ""
     divs = soup.find_all("div", class_=["vraag", "antwoord"])
     if divs:
+        for sup in soup.find_all("sup"):
+            sup.decompose()  # footnote calls; the notes themselves were read from div#noten
         blocks = []
         for div in divs:
             heading = div.find(_is_heading)
@@ -429,7 +428,12 @@ def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> Parse
     content = soup.find("div", class_="m-modal__content") or soup.find("main") or soup.body
     if not isinstance(content, Tag):
         raise ParseError(f"{identifier or 'HTML'}: no document text found")
-    return parse_lines(_html_paragraphs(content), rendition, identifier, tuple(footnotes))
+    for sup in content.find_all("sup"):
+        # A call on a page without div#noten: its note is a numbered paragraph further down.
+        sup.replace_with(f"{{fn:{clean(sup.get_text())}}}")
+    lines, notes = _strip_footnotes(_html_paragraphs(content), wrapped=False)
+    lines = [_CALL_MARKER.sub("", line) for line in lines]
+    return parse_lines(lines, rendition, identifier, tuple(footnotes or notes))
 
 
 # --- plain text (PDF/DOCX extraction) --------------------------------------------------------
@@ -455,13 +459,14 @@ _FOOTNOTE_LINE = re.compile(r"^\s*(?P<n>\d{1,2})\)?\s+(?P<text>\S.*)$")
 _BARE_NUMBER = re.compile(r"^\s*(?P<n>\d{1,2})[.)]?\s*$")
 _NUMBERED_LINE = re.compile(r"^\s*(?P<n>\d{1,2})[.)]\s+(?P<text>\S.*)$")
 _TABLE_ROW = re.compile(r"\S(?: {2,}|\t+)\S")
+_CALL_MARKER = re.compile(r"\s*\{fn:[^}]*\}")
 _SENTENCE_END = re.compile(r"[.?!:;]\s*$")
 
 
 def _footnote_call(number: str) -> re.Pattern[str]:
     # A call is the number glued to the end of a word or punctuation ("gebruikt?1"), or the
     # number with a parenthesis ("gebruikt? 1)"), as question documents write them.
-    return re.compile(rf"(?:(?<=[^\s\d]){number}\)?|\s+{number}\))(?=\s|$)")
+    return re.compile(rf"(?:(?<=[^\s\d]){number}\)?|\s+{number}\))(?=\s|$)|\s*\{{fn:{number}\}}")
 
 
 def _has_headings(lines: list[str]) -> bool:
@@ -494,8 +499,9 @@ def _numbered_questions(lines: list[str]) -> list[str]:
     return out
 
 
-def _strip_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
-    """Move footnotes (numbered 1, 2, … and called earlier in the text) out of the lines."""
+def _strip_footnotes(lines: list[str], wrapped: bool = True) -> tuple[list[str], list[str]]:
+    """Move footnotes (numbered 1, 2, … and called earlier in the text) out of the lines;
+    `wrapped`: a note may go on over the following lines until a blank line (extracted text)."""
     body: list[str] = []
     notes: list[str] = []
     in_note = False
@@ -511,7 +517,7 @@ def _strip_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
             notes.append(m["text"].strip())
             in_note = True
             continue
-        if in_note and line.strip() and not _HEADING.match(line):
+        if wrapped and in_note and line.strip() and not _HEADING.match(line):
             notes[-1] += "\n" + line.strip()  # a footnote wrapped over more than one line
             continue
         in_note = False

@@ -102,13 +102,10 @@ def test_footnote_calls_are_dropped_from_the_text(answer: ParsedDocument) -> Non
 
 
 def test_footnotes_are_kept_apart(answer: ParsedDocument) -> None:
-    if answer.rendition is Rendition.TK_HTML:
-        assert answer.footnotes == ()  # the detail page shows the calls but not the notes
-    else:
-        assert answer.footnotes == (
-            "Bericht op een nieuwssite, oktober 2021.",
-            "Kamerstuk 32 761, nr. 191.",
-        )
+    assert answer.footnotes == (
+        "Bericht op een nieuwssite, oktober 2021.",
+        "Kamerstuk 32 761, nr. 191.",
+    )
 
 
 def test_list_items_are_paragraphs_without_bullets(answer: ParsedDocument) -> None:
@@ -256,3 +253,13 @@ def test_inline_numbered_questions_become_items() -> None:
         (("1",), "Is dat zo?"),
         (("2",), "Waarom niet?"),
     ]
+
+
+def test_a_footnote_call_without_its_note_leaves_no_trace_in_the_text() -> None:
+    page = (
+        b'<html><body><main><div class="m-modal__content"><p>Vraag 1</p>'
+        b"<p>Is dat zo?<sup>1</sup></p><p>Antwoord 1</p><p>Nee.</p></div></main></body></html>"
+    )
+    doc = segment.parse(page, Rendition.TK_HTML)
+    assert [i.text for i in (*doc.questions, *doc.answers)] == ["Is dat zo?", "Nee."]
+    assert doc.footnotes == ()
