@@ -215,10 +215,10 @@ def _text(element: etree._Element, footnotes: list[str]) -> str:
     return "".join(parts)
 
 
-def _xml_paragraphs(element: etree._Element, footnotes: list[str]) -> list[str]:
+def _xml_paragraphs(children: Iterable[etree._Element], footnotes: list[str]) -> list[str]:
     """Paragraphs of a `vraag`/`antwoord`: each `al`, each list item and each table row apart."""
     out: list[str] = []
-    for child in element:
+    for child in children:
         name = _local(child.tag)
         if name == "nr":
             continue
@@ -232,9 +232,7 @@ def _xml_paragraphs(element: etree._Element, footnotes: list[str]) -> list[str]:
                 ) or clean(li.text or "")
                 out.append(_paragraph(text))
                 for nested in _children(li, "lijst"):
-                    wrapper = etree.Element("w")
-                    wrapper.append(nested)
-                    out.extend(_xml_paragraphs(wrapper, footnotes))
+                    out.extend(_xml_paragraphs([nested], footnotes))
         elif name in ("table", "tabel"):
             for row in (r for r in child.iter() if _local(r.tag) == "row"):
                 cells = [clean(_text(e, footnotes)) for e in row if _local(e.tag) == "entry"]
@@ -292,15 +290,13 @@ def parse_koop_xml(body: bytes, identifier: str = "") -> ParsedDocument:
                 _Block(
                     "question" if name == "vraag" else "answer",
                     clean(_itertext(label_el)) if label_el is not None else "",
-                    tuple(_xml_paragraphs(child, footnotes)),
+                    tuple(_xml_paragraphs(list(child), footnotes)),
                 )
             )
         elif name == "noot":
             footnotes.append(_note_text(child))
         elif name in ("al", "lijst", "table"):
-            wrapper = etree.Element("w")
-            wrapper.append(child)
-            loose.extend(_xml_paragraphs(wrapper, footnotes))
+            loose.extend(_xml_paragraphs([child], footnotes))
     questions, answers, preamble, unmatched = _split_blocks(blocks)
     return ParsedDocument(
         identifier=identifier,

@@ -263,3 +263,21 @@ def test_a_footnote_call_without_its_note_leaves_no_trace_in_the_text() -> None:
     doc = segment.parse(page, Rendition.TK_HTML)
     assert [i.text for i in (*doc.questions, *doc.answers)] == ["Is dat zo?", "Nee."]
     assert doc.footnotes == ()
+
+
+def test_loose_paragraphs_and_nested_lists_in_xml_lose_no_sibling() -> None:
+    body = """<?xml version="1.0" encoding="UTF-8"?>
+<officiele-publicatie><kamervragen>
+  <al>Een alinea buiten elke vraag.</al>
+  <vraag><nr>Vraag 1</nr><al>Welke maatregelen neemt u?</al></vraag>
+  <antwoord><nr>Antwoord 1</nr><al>Deze:</al>
+    <lijst><li><li.nr>a.</li.nr><al>eerste;</al>
+      <lijst><li><li.nr>1°</li.nr><al>onderdeel;</al></li></lijst></li>
+      <li><li.nr>b.</li.nr><al>tweede.</al></li></lijst>
+  </antwoord>
+</kamervragen></officiele-publicatie>""".encode()
+    doc = segment.parse(body, Rendition.KOOP_XML)
+    assert doc.preamble == ("Een alinea buiten elke vraag.",)
+    assert [q.numbers for q in doc.questions] == [("1",)]
+    (answer,) = doc.answers
+    assert answer.paragraphs == ("Deze:", "eerste;", "onderdeel;", "tweede.")
