@@ -262,6 +262,8 @@ def timeline_text(timeline: Timeline, today: dt.date) -> str:
         status += f" · tabled {t.tabled_on}"
     if t.deadline_on:
         status += f" · deadline {t.deadline_on}"
+        if any(d.role == DocumentRole.DELAY_NOTICE.value for d in t.documents):
+            status += " (extended by the delay notice)"
         state = deadline_state(
             t.number, t.title, t.status, parse_date(t.tabled_on), parse_date(t.deadline_on),
             today,

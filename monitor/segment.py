@@ -216,10 +216,10 @@ def _text(element: etree._Element, footnotes: list[str]) -> str:
     return "".join(parts)
 
 
-def _xml_paragraphs(element: etree._Element, footnotes: list[str]) -> list[str]:
+def _xml_paragraphs(children: Iterable[etree._Element], footnotes: list[str]) -> list[str]:
     """Paragraphs of a `vraag`/`antwoord`: each `al`, each list item and each table row apart."""
     out: list[str] = []
-    for child in element:
+    for child in children:
         name = _local(child.tag)
         if name == "nr":
             continue
@@ -233,9 +233,7 @@ def _xml_paragraphs(element: etree._Element, footnotes: list[str]) -> list[str]:
                 ) or clean(li.text or "")
                 out.append(_paragraph(text))
                 for nested in _children(li, "lijst"):
-                    wrapper = etree.Element("w")
-                    wrapper.append(nested)
-                    out.extend(_xml_paragraphs(wrapper, footnotes))
+                    out.extend(_xml_paragraphs([nested], footnotes))
         elif name in ("table", "tabel"):
             for row in (r for r in child.iter() if _local(r.tag) == "row"):
                 cells = [clean(_text(e, footnotes)) for e in row if _local(e.tag) == "entry"]
@@ -293,15 +291,13 @@ def parse_koop_xml(body: bytes, identifier: str = "") -> ParsedDocument:
                 _Block(
                     "question" if name == "vraag" else "answer",
                     clean(_itertext(label_el)) if label_el is not None else "",
-                    tuple(_xml_paragraphs(child, footnotes)),
+                    tuple(_xml_paragraphs(list(child), footnotes)),
                 )
             )
         elif name == "noot":
             footnotes.append(_note_text(child))
         elif name in ("al", "lijst", "table"):
-            wrapper = etree.Element("w")
-            wrapper.append(child)
-            loose.extend(_xml_paragraphs(wrapper, footnotes))
+            loose.extend(_xml_paragraphs([child], footnotes))
     questions, answers, preamble, unmatched = _split_blocks(blocks)
     return ParsedDocument(
         identifier=identifier,
@@ -390,16 +386,15 @@ def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> Parse
     for junk in soup.find_all(["script", "style", "nav", "header", "footer"]):
         junk.decompose()
     footnotes = _html_footnotes(soup)
-    for junk in [
-        *soup.find_all("div", id="noten"), *soup.find_all("a", class_="nootnum"),
-        *soup.find_all("sup"),
-    ]:  # fmt: skip
+    for junk in [*soup.find_all("div", id="noten"), *soup.find_all("a", class_="nootnum")]:
         junk.decompose()
     if not identifier:
         meta = soup.find("meta", attrs={"name": "DC.identifier"})
         identifier = str(meta.get("content", "")) if isinstance(meta, Tag) else ""
     divs = soup.find_all("div", class_=["vraag", "antwoord"])
     if divs:
+        for sup in soup.find_all("sup"):
+            sup.decompose()  # footnote calls; the notes themselves were read from div#noten
         blocks = []
         for div in divs:
             heading = div.find(_is_heading)
@@ -433,7 +428,12 @@ def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> Parse
     content = soup.find("div", class_="m-modal__content") or soup.find("main") or soup.body
     if not isinstance(content, Tag):
         raise ParseError(f"{identifier or 'HTML'}: no document text found")
-    return parse_lines(_html_paragraphs(content), rendition, identifier, tuple(footnotes))
+    for sup in content.find_all("sup"):
+        # A call on a page without div#noten: its note is a numbered paragraph further down.
+        sup.replace_with(f"{{fn:{clean(sup.get_text())}}}")
+    lines, notes = _strip_footnotes(_html_paragraphs(content), wrapped=False)
+    lines = [_CALL_MARKER.sub("", line) for line in lines]
+    return parse_lines(lines, rendition, identifier, tuple(footnotes or notes))
 
 
 # --- plain text (PDF/DOCX extraction) --------------------------------------------------------
@@ -454,18 +454,54 @@ _FURNITURE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
-_FOOTNOTE_LINE = re.compile(r"^\s*(?P<n>\d{1,2})\s+(?P<text>\S.*)$")
+_FOOTNOTE_LINE = re.compile(r"^\s*(?P<n>\d{1,2})\)?\s+(?P<text>\S.*)$")
+# Question documents often number questions "1" on a line of their own, or "1." before the text.
+_BARE_NUMBER = re.compile(r"^\s*(?P<n>\d{1,2})[.)]?\s*$")
+_NUMBERED_LINE = re.compile(r"^\s*(?P<n>\d{1,2})[.)]\s+(?P<text>\S.*)$")
 _TABLE_ROW = re.compile(r"\S(?: {2,}|\t+)\S")
+_CALL_MARKER = re.compile(r"\s*\{fn:[^}]*\}")
 _SENTENCE_END = re.compile(r"[.?!:;]\s*$")
 
 
 def _footnote_call(number: str) -> re.Pattern[str]:
-    # A call is the number glued to the end of a word or punctuation ("gebruikt?1").
-    return re.compile(rf"(?<=[^\s\d]){number}(?=\s|$)")
+    # A call is the number glued to the end of a word or punctuation ("gebruikt?1"), or the
+    # number with a parenthesis ("gebruikt? 1)"), as question documents write them.
+    return re.compile(rf"(?:(?<=[^\s\d]){number}\)?|\s+{number}\))(?=\s|$)|\s*\{{fn:{number}\}}")
 
 
-def _strip_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
-    """Move footnotes (numbered 1, 2, … and called earlier in the text) out of the lines."""
+def _has_headings(lines: list[str]) -> bool:
+    for line in lines:
+        heading = _HEADING.match(line) or _INLINE_HEADING.match(line)
+        if heading and heading["nums"]:
+            return True
+    return False
+
+
+def _numbered_questions(lines: list[str]) -> list[str]:
+    """Turn "1" / "1." question numbering (1, 2, 3 … in order) into "Vraag n" headings; used
+    only for text without any "Vraag n"/"Antwoord n" heading, i.e. a question document."""
+    out: list[str] = []
+    expected = 1
+    for i, line in enumerate(lines):
+        bare = _BARE_NUMBER.match(line)
+        if bare and int(bare["n"]) == expected:
+            following = next((x for x in lines[i + 1 :] if x.strip()), "")
+            if following and not _FURNITURE.match(following):
+                out.append(f"Vraag {expected}")
+                expected += 1
+                continue
+        numbered = _NUMBERED_LINE.match(line)
+        if numbered and int(numbered["n"]) == expected:
+            out.extend([f"Vraag {expected}", numbered["text"]])
+            expected += 1
+            continue
+        out.append(line)
+    return out
+
+
+def _strip_footnotes(lines: list[str], wrapped: bool = True) -> tuple[list[str], list[str]]:
+    """Move footnotes (numbered 1, 2, … and called earlier in the text) out of the lines;
+    `wrapped`: a note may go on over the following lines until a blank line (extracted text)."""
     body: list[str] = []
     notes: list[str] = []
     in_note = False
@@ -481,7 +517,7 @@ def _strip_footnotes(lines: list[str]) -> tuple[list[str], list[str]]:
             notes.append(m["text"].strip())
             in_note = True
             continue
-        if in_note and line.strip() and not _HEADING.match(line):
+        if wrapped and in_note and line.strip() and not _HEADING.match(line):
             notes[-1] += "\n" + line.strip()  # a footnote wrapped over more than one line
             continue
         in_note = False
@@ -499,6 +535,8 @@ def _text_paragraphs(text: str) -> tuple[list[str], list[str]]:
     """Paragraphs of extracted text: page furniture dropped, wrapped lines and hyphenated words
     joined, list items and table rows kept apart, headings on their own; plus the footnotes."""
     raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not _has_headings(raw):
+        raw = _numbered_questions(raw)
     lines: list[str] = []
     for line in raw:
         if "\f" in line:

@@ -6,7 +6,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from monitor import lifecycle, segment
+import pytest
+
+from monitor import cli, lifecycle, segment
 from monitor.config import Config
 from monitor.records import (
     DocumentRole,
@@ -253,28 +255,34 @@ def test_question_command_shows_the_seed_timeline(
         "denial_weakened",
     ):
         assert expected in out, expected
-    as_json = kamerwacht(
-        "--config", str(tmp_path / "config.toml"), "question", "2021z14612", "--format", "json"
-    )
-    data = json.loads(as_json.stdout)
+
+
+def test_question_command_json_and_unknown_number(
+    store: Store, config: Config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(store)
+    path = str(tmp_path / "config.toml")
+    assert cli.main(["--config", path, "question", "2021z14612", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
     assert [d["role"] for d in data["documents"]][-1] == "nader_answer"
-    missing = kamerwacht("--config", str(tmp_path / "config.toml"), "question", "2099Z00001")
-    assert missing.returncode == 1
-    assert "not in the archive" in missing.stderr
+    assert data["documents"][-1]["links"][-1]["kind"] == "amends"
+    assert cli.main(["--config", path, "question", "2099Z00001"]) == 1
+    assert "not in the archive" in capsys.readouterr().err
 
 
 def test_overdue_command_lists_the_delayed_and_overdue_sets(
-    store: Store, config: Config, tmp_path: Path
+    store: Store, config: Config, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seed(store, upto="delayed")
     path = str(tmp_path / "config.toml")
-    waiting = kamerwacht("--config", path, "overdue", "--today", "2021-10-01")
-    assert waiting.returncode == 0, waiting.stderr
-    assert "2021Z14612  open" in waiting.stdout
-    assert "0 overdue, 1 delayed" in waiting.stdout
-    late = kamerwacht("--config", path, "overdue", "--today", "2021-10-11", "--record")
-    assert "2021Z14612  OVERDUE 3 d" in late.stdout
-    assert "recorded 1 new overdue events" in late.stderr
+    assert cli.main(["--config", path, "overdue", "--today", "2021-10-01"]) == 0
+    waiting = capsys.readouterr().out
+    assert "2021Z14612  open" in waiting
+    assert "0 overdue, 1 delayed" in waiting
+    assert cli.main(["--config", path, "overdue", "--today", "2021-10-11", "--record"]) == 0
+    late = capsys.readouterr()
+    assert "2021Z14612  OVERDUE 3 d" in late.out
+    assert "recorded 1 new overdue events" in late.err
     assert [c.event for c in store.change_records(limit=1)] == [EventKind.OVERDUE]
 
 

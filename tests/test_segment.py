@@ -102,13 +102,10 @@ def test_footnote_calls_are_dropped_from_the_text(answer: ParsedDocument) -> Non
 
 
 def test_footnotes_are_kept_apart(answer: ParsedDocument) -> None:
-    if answer.rendition is Rendition.TK_HTML:
-        assert answer.footnotes == ()  # the detail page shows the calls but not the notes
-    else:
-        assert answer.footnotes == (
-            "Bericht op een nieuwssite, oktober 2021.",
-            "Kamerstuk 32 761, nr. 191.",
-        )
+    assert answer.footnotes == (
+        "Bericht op een nieuwssite, oktober 2021.",
+        "Kamerstuk 32 761, nr. 191.",
+    )
 
 
 def test_list_items_are_paragraphs_without_bullets(answer: ParsedDocument) -> None:
@@ -236,3 +233,51 @@ def test_text_without_any_heading_is_all_unmatched() -> None:
 def test_unreadable_input_is_a_parse_error(body: bytes, rendition: Rendition) -> None:
     with pytest.raises(ParseError):
         segment.parse(body, rendition)
+
+
+def test_question_document_numbered_1_2_3_matches_the_questions_of_the_answer() -> None:
+    questions = load("kv-tk-2021Z19001.pdf.txt", Rendition.FILE_TEXT)
+    answer = load(*RENDITIONS["koop-xml"])
+    assert [(q.numbers, q.paragraphs) for q in questions.questions] == [
+        (q.numbers, q.paragraphs) for q in answer.questions
+    ]
+    assert questions.footnotes == ("Bericht op een nieuwssite, oktober 2021.",)
+    assert questions.answers == ()
+    assert questions.unmatched == ()
+
+
+def test_inline_numbered_questions_become_items() -> None:
+    text = "Vragen van het lid X.\n\n1. Is dat zo?\n\n2. Waarom niet?\n"
+    doc = segment.parse(text.encode(), Rendition.TEXT)
+    assert [(q.numbers, q.text) for q in doc.questions] == [
+        (("1",), "Is dat zo?"),
+        (("2",), "Waarom niet?"),
+    ]
+
+
+def test_a_footnote_call_without_its_note_leaves_no_trace_in_the_text() -> None:
+    page = (
+        b'<html><body><main><div class="m-modal__content"><p>Vraag 1</p>'
+        b"<p>Is dat zo?<sup>1</sup></p><p>Antwoord 1</p><p>Nee.</p></div></main></body></html>"
+    )
+    doc = segment.parse(page, Rendition.TK_HTML)
+    assert [i.text for i in (*doc.questions, *doc.answers)] == ["Is dat zo?", "Nee."]
+    assert doc.footnotes == ()
+
+
+def test_loose_paragraphs_and_nested_lists_in_xml_lose_no_sibling() -> None:
+    body = """<?xml version="1.0" encoding="UTF-8"?>
+<officiele-publicatie><kamervragen>
+  <al>Een alinea buiten elke vraag.</al>
+  <vraag><nr>Vraag 1</nr><al>Welke maatregelen neemt u?</al></vraag>
+  <antwoord><nr>Antwoord 1</nr><al>Deze:</al>
+    <lijst><li><li.nr>a.</li.nr><al>eerste;</al>
+      <lijst><li><li.nr>1°</li.nr><al>onderdeel;</al></li></lijst></li>
+      <li><li.nr>b.</li.nr><al>tweede.</al></li></lijst>
+  </antwoord>
+</kamervragen></officiele-publicatie>""".encode()
+    doc = segment.parse(body, Rendition.KOOP_XML)
+    assert doc.preamble == ("Een alinea buiten elke vraag.",)
+    assert [q.numbers for q in doc.questions] == [("1",)]
+    (answer,) = doc.answers
+    assert answer.paragraphs == ("Deze:", "eerste;", "onderdeel;", "tweede.")
