@@ -236,3 +236,13 @@ class JobRun(Base):
     status: Mapped[str] = mapped_column(String(10), default="running")
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# Full-text search objects made by migration h_web_search (FTS5 table and its shadow tables on
+# SQLite, a GIN index on PostgreSQL); not models, so schema comparisons must skip them.
+SEARCH_OBJECTS = ("items_search", "ix_items_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic `include_name` hook: compare everything except the full-text search objects."""
+    return not (name or "").startswith(SEARCH_OBJECTS)
