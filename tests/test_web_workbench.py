@@ -288,7 +288,7 @@ def test_version_evidence_and_raw_download_match_the_stored_hash(
 
 def test_search_finds_old_and_new_answer_text_with_marked_snippets(client: Client) -> None:
     page = client.get("/search", params={"q": "geen toestemming"}).text
-    assert "<mark>geen</mark> <mark>toestemming</mark>" in page
+    assert "<mark>toestemming</mark>" in page  # "geen" is a stop word on PostgreSQL
     assert f"/questions/{SEED}#n4" in page
     old = client.get("/search", params={"q": '"niet gedaan"'}).text
     assert "1 result " in old  # only the first answer said it
