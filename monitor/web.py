@@ -81,15 +81,8 @@ def marked_snippet(snippet: str) -> Markup:
     )
 
 
-def first_sentences(change: ChangeRecord) -> list[tuple[str, str]]:
-    """(before, after) sentence pairs of a correction's substantive changes, for list rows."""
-    return browse.sentence_pairs(change)
-
-
-def create_app(
-    store: Store, config: Config, today: Callable[[], dt.date] | None = None
-) -> Starlette:
-    """The read-only web app over `store`; `today` (Amsterdam date) is replaceable for tests."""
+def templates() -> Environment:
+    """The autoescaping Jinja2 environment of the app's templates, with its filters."""
     env = Environment(
         loader=PackageLoader("monitor", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -102,6 +95,14 @@ def create_app(
     env.globals["kinds"] = [k.value for k in ChangeKind]
     env.globals["severities"] = [s.value for s in Severity]
     env.globals["events"] = [e.value for e in EventKind]
+    return env
+
+
+def create_app(
+    store: Store, config: Config, today: Callable[[], dt.date] | None = None
+) -> Starlette:
+    """The read-only web app over `store`; `today` (Amsterdam date) is replaceable for tests."""
+    env = templates()
     topics = topics_of(config)
     env.globals["topics"] = [t.name for t in topics]
     base_url = config.web.public_url.rstrip("/")

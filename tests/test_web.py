@@ -55,3 +55,40 @@ def test_upstream_markup_in_a_title_is_escaped(
         _, _, body = fetch(web.url + "/")
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;vet&lt;/b&gt;" in body
+
+
+def side_by_side(old_text: str, new_text: str, show_all: bool = False) -> str:
+    from monitor import diff, segment
+    from monitor.records import Rendition
+    from monitor.web import templates
+
+    result = diff.compare(
+        segment.parse_text(old_text, Rendition.TEXT), segment.parse_text(new_text, Rendition.TEXT)
+    )
+    block = templates().get_template("_diff.html").module.diff_block
+    questions = result.questions if show_all else result.changed
+    return str(block(result, questions, "", "side", "/diff?", show_all))
+
+
+def test_side_by_side_view_marks_a_moved_sentence_on_both_sides() -> None:
+    page = side_by_side(
+        "Antwoord 1\nDe politie gebruikt CATCH. Dat is vastgelegd in de wet. Meer is er niet.",
+        "Antwoord 1\nDat is vastgelegd in de wet. De politie gebruikt CATCH. Meer is er niet.",
+    )
+    row = page.split('<tr class="op-move">')[1].split("</tr>")[0]
+    before, after = row.split("</td>")[:2]
+    for cell in (before, after):
+        assert '<span class="moved">' in cell
+        assert '<span class="tag">moved</span>' in cell
+    assert "<del>" not in row
+    assert "<ins>" not in row
+
+
+def test_side_by_side_view_escapes_upstream_markup() -> None:
+    page = side_by_side(
+        "Antwoord 1\nDat gebeurt niet.",
+        "Antwoord 1\nDat gebeurt niet. Zie <script>alert(1)</script> & <b>vet</b>.",
+    )
+    assert "<script>" not in page
+    assert "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;vet&lt;/b&gt;" in page
