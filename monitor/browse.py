@@ -200,6 +200,11 @@ class NumberRow:
     question: str
     answers: tuple[AnswerCell, ...]
 
+    @property
+    def changed(self) -> bool:
+        """Whether the latest answer's text differs from the one before it."""
+        return len(self.answers) > 1 and self.answers[-1].text != self.answers[-2].text
+
 
 def number_order(number: str) -> tuple[int, str]:
     digits = re.match(r"\d+", number)

@@ -1026,8 +1026,13 @@ class Store:
             ).all()
             by_id = {i.id: (i, v, d, q) for i, v, d, q in rows}
             hits = []
+            seen: set[tuple[int, str, str, str]] = set()
             for item_id, snippet in found:
                 i, v, d, q = by_id[item_id]
+                same = (d.id, i.role, i.numbers, i.text)
+                if same in seen:
+                    continue  # the same text in another version or rendition of the document
+                seen.add(same)
                 hits.append(
                     SearchHit(
                         version_id=v.id, document_number=d.number or d.koop_id or "",

@@ -259,6 +259,8 @@ def test_question_set_page_shows_timeline_and_answers_per_number(client: Client)
     assert "in Nederland niet gedaan" in question4  # the first answer
     assert "geen toestemming gegeven" in question4  # and the nader answer
     assert "Compare the last two answers" in question4
+    assert "answer changed" in question4
+    assert "answer changed" not in answers.split('id="n2"')[1].split("</section>")[0]
     assert "overdue" not in page.split('id="timeline"')[0]
 
 
