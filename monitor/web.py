@@ -81,6 +81,15 @@ def marked_snippet(snippet: str) -> Markup:
     )
 
 
+def web_link(url: str) -> str:
+    """An upstream URL if it is http(s), else "" (a `javascript:` source URL never becomes a link).
+
+    >>> web_link("https://zoek.officielebekendmakingen.nl/ah-tk-20212022-472.xml"), web_link("javascript:x")
+    ('https://zoek.officielebekendmakingen.nl/ah-tk-20212022-472.xml', '')
+    """
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
 def templates() -> Environment:
     """The autoescaping Jinja2 environment of the app's templates, with its filters."""
     env = Environment(
@@ -92,6 +101,7 @@ def templates() -> Environment:
     env.filters["local_time"] = local_time
     env.filters["time"] = time_tag
     env.filters["snippet"] = marked_snippet
+    env.filters["web_link"] = web_link
     env.globals["kinds"] = [k.value for k in ChangeKind]
     env.globals["severities"] = [s.value for s in Severity]
     env.globals["events"] = [e.value for e in EventKind]
