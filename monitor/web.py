@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -128,13 +128,16 @@ def create_app(
 
     def filtered_changes(request: Request) -> tuple[browse.ChangeFilter, list[ChangeRecord]]:
         chosen = browse.ChangeFilter.from_params(request.query_params, topics)
+        return chosen, select(chosen)
+
+    def select(chosen: browse.ChangeFilter) -> list[ChangeRecord]:
+        """The newest changes that pass `chosen`."""
         records = store.change_records(limit=_SCAN_LIMIT)
         needs_facets = chosen.topic or chosen.ministry or chosen.member or chosen.party
         facets = store.question_set_facets(c.question_set for c in records) if needs_facets else {}
-        kept = [
+        return [
             c for c in records if chosen.matches(c, _facet_dict(facets.get(c.question_set)), topics)
         ]
-        return chosen, kept
 
     async def changes(request: Request) -> HTMLResponse:
         chosen, kept = await asyncio.to_thread(filtered_changes, request)
@@ -167,15 +170,10 @@ def create_app(
         name = str(request.path_params["name"])
         if name not in {t.name for t in topics}:
             return not_found("No such topic.")
-        chosen = browse.ChangeFilter(topic=name)
-        records = await asyncio.to_thread(store.change_records, None, _SCAN_LIMIT)
-        facets = await asyncio.to_thread(
-            store.question_set_facets, (c.question_set for c in records)
-        )
-        kept = [c for c in records if chosen.matches(c, _facet_dict(facets.get(c.question_set)), topics)]  # fmt: skip
+        kept = await asyncio.to_thread(select, browse.ChangeFilter(topic=name))
         return _atom(
-            kept[:PAGE_SIZE], f"Kamerwacht: topic {name}", f"/topics/{name}.atom",
-            f"/changes?topic={name}",
+            kept[:PAGE_SIZE], f"Kamerwacht: topic {name}", f"/topics/{quote(name)}.atom",
+            "/changes?" + urlencode({"topic": name}),
         )  # fmt: skip
 
     def _atom(kept: list[ChangeRecord], title: str, feed_path: str, page_path: str) -> Response:
