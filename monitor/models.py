@@ -252,3 +252,13 @@ class TopicMatchRow(Base):
     excerpt: Mapped[str] = mapped_column(Text, default="")
     matched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (UniqueConstraint("topic", "topic_version", "question_set_id", "term"),)
+
+
+# Full-text search objects made by migration h_web_search (FTS5 table and its shadow tables on
+# SQLite, a GIN index on PostgreSQL); not models, so schema comparisons must skip them.
+SEARCH_OBJECTS = ("items_search", "ix_items_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic `include_name` hook: compare everything except the full-text search objects."""
+    return not (name or "").startswith(SEARCH_OBJECTS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -1460,3 +1461,273 @@ class Store:
             for document, question_set in rows:
                 document.koop_id = f"kv-tk-{question_set.number}"
             return len(rows)
+
+    # --- web queries (h-web) -----------------------------------------------------------------
+
+    def question_set_numbers(self) -> list[str]:
+        """Every question set number, newest tabled first (for the question set index)."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(QuestionSet.number).order_by(
+                        QuestionSet.tabled_on.desc(), QuestionSet.id.desc()
+                    )
+                ).all()
+            )
+
+    def question_set_facets(self, numbers: Iterable[str]) -> dict[str, QuestionSetFacets]:
+        """Who asked whom, and the texts topics match on, for the question sets named."""
+        wanted = sorted(set(numbers))
+        out: dict[str, QuestionSetFacets] = {}
+        if not wanted:
+            return out
+        with self.session() as session:
+            for qs in session.scalars(select(QuestionSet).where(QuestionSet.number.in_(wanted))):
+                probe = ChangeRecord(
+                    0, "", EventKind.TABLED, qs.number, qs.title, "", (), Severity.NONE, "", {}, ""
+                )
+                out[qs.number] = QuestionSetFacets(
+                    number=qs.number,
+                    title=qs.title,
+                    status=qs.status,
+                    askers=tuple(qs.askers or []),
+                    addressee=qs.addressee,
+                    tabled_on=qs.tabled_on.isoformat() if qs.tabled_on else "",
+                    deadline_on=qs.deadline_on.isoformat() if qs.deadline_on else "",
+                    topic_fields=self._topic_fields(session, qs, probe),
+                )
+        return out
+
+    def changes_of(self, question_set: str, limit: int = 500) -> list[ChangeRecord]:
+        """A question set's changes, newest first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Change, QuestionSet, Document)
+                .join(QuestionSet, QuestionSet.id == Change.question_set_id)
+                .outerjoin(Document, Document.id == Change.document_id)
+                .where(QuestionSet.number == question_set)
+                .order_by(Change.id.desc())
+                .limit(limit)
+            ).all()
+            return [self._change_record(c, q, d) for c, q, d in rows]
+
+    def version_evidence(self, version_id: int) -> VersionEvidence | None:
+        """Everything needed to cite one stored version: where, when, what hash, how parsed."""
+        with self.session() as session:
+            row = session.execute(
+                select(Version, Document, QuestionSet, Blob.size)
+                .join(Document, Document.id == Version.document_id)
+                .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .join(Blob, Blob.sha256 == Version.blob_sha256)
+                .where(Version.id == version_id)
+            ).first()
+            if row is None:
+                return None
+            v, d, q, size = row
+            return VersionEvidence(
+                id=v.id,
+                document_number=d.number or "",
+                koop_id=d.koop_id or "",
+                role=d.role,
+                document_title=d.title,
+                question_set=q.number if q else "",
+                rendition=v.rendition,
+                source_url=v.source_url,
+                fetched_at=as_utc(v.fetched_at).isoformat(),
+                blob_sha256=v.blob_sha256,
+                size=int(size),
+                content_hash=v.content_hash or "",
+                etag=v.etag or "",
+                last_modified=v.last_modified or "",
+                parse_status=v.parse_status,
+                parse_error=v.parse_error or "",
+            )
+
+    def latest_version_id(self, document: str) -> int | None:
+        """The newest successfully parsed version of a document, by number or KOOP id."""
+        with self.session() as session:
+            return session.scalar(
+                select(Version.id)
+                .join(Document, Document.id == Version.document_id)
+                .where(
+                    (Document.number == document) | (Document.koop_id == document),
+                    Version.parse_status == "ok",
+                )
+                .order_by(Version.id.desc())
+                .limit(1)
+            )
+
+    def items_of(self, question_set: str) -> list[ItemView]:
+        """Parsed questions and answers of every version in a question set, in document order."""
+        with self.session() as session:
+            rows = session.execute(
+                select(ParsedItem, Version, Document)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(QuestionSet.number == question_set)
+                .order_by(Version.id, ParsedItem.position)
+            ).all()
+            return [
+                ItemView(
+                    version_id=v.id, document_number=d.number or d.koop_id or "",
+                    document_role=d.role, dated_on=d.dated_on.isoformat() if d.dated_on else "",
+                    rendition=v.rendition, role=i.role, numbers=tuple(i.numbers.split(",")),
+                    label=i.label, text=i.text,
+                )
+                for i, v, d in rows
+            ]  # fmt: skip
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Questions and answers matching a full-text query, best first.
+
+        SQLite uses the FTS5 index, PostgreSQL the Dutch text search configuration. The snippet
+        marks matches with `SNIPPET_START` / `SNIPPET_END`, for the caller to escape and mark up.
+        """
+        with self.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                if not query.strip():
+                    return []
+                matches = sql_text(
+                    "SELECT items.id, ts_headline('dutch', items.text, q, :options) "
+                    "FROM items, websearch_to_tsquery('dutch', :query) q "
+                    "WHERE to_tsvector('dutch', items.text) @@ q "
+                    "ORDER BY ts_rank(to_tsvector('dutch', items.text), q) DESC, items.id DESC "
+                    "LIMIT :limit"
+                ).bindparams(
+                    query=query,
+                    limit=limit,
+                    options=f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, "
+                    "MaxWords=35, MinWords=12, MaxFragments=2",
+                )
+            else:
+                expression = fts5_query(query)
+                if not expression:
+                    return []
+                matches = sql_text(
+                    "SELECT rowid, snippet(items_search, 0, :start, :end, ' … ', 24) "
+                    "FROM items_search WHERE items_search MATCH :query "
+                    "ORDER BY rank, rowid DESC LIMIT :limit"
+                ).bindparams(query=expression, limit=limit, start=SNIPPET_START, end=SNIPPET_END)
+            found = [(int(item_id), str(snippet)) for item_id, snippet in session.execute(matches)]
+            if not found:
+                return []
+            rows = session.execute(
+                select(ParsedItem, Version, Document, QuestionSet)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(ParsedItem.id.in_([item_id for item_id, _ in found]))
+            ).all()
+            by_id = {i.id: (i, v, d, q) for i, v, d, q in rows}
+            hits = []
+            seen: set[tuple[int, str, str, str]] = set()
+            for item_id, snippet in found:
+                i, v, d, q = by_id[item_id]
+                same = (d.id, i.role, i.numbers, i.text)
+                if same in seen:
+                    continue  # the same text in another version or rendition of the document
+                seen.add(same)
+                hits.append(
+                    SearchHit(
+                        version_id=v.id, document_number=d.number or d.koop_id or "",
+                        document_role=d.role, question_set=q.number if q else "",
+                        question_set_title=q.title if q else "", role=i.role,
+                        numbers=tuple(i.numbers.split(",")), label=i.label, snippet=snippet,
+                        text=i.text, fetched_at=as_utc(v.fetched_at).isoformat(),
+                    )
+                )  # fmt: skip
+            return hits
+
+
+SNIPPET_START = "\ue000"
+SNIPPET_END = "\ue001"
+_FTS_TERM = re.compile(r'"([^"]+)"|(\w+\*?)')
+
+
+def fts5_query(query: str) -> str:
+    """A user's words as a safe FTS5 expression: every word or "phrase" must occur.
+
+    Each term is quoted, so FTS5 operators and stray punctuation in the input are just text;
+    a trailing `*` keeps its meaning as a prefix search.
+
+    >>> fts5_query('geen toestemming "real time" gezichtsherk* OR)')
+    '"geen" "toestemming" "real time" "gezichtsherk"*'
+    >>> fts5_query('"; DROP')
+    '"DROP"'
+    """
+    terms = []
+    for phrase, word in _FTS_TERM.findall(query):
+        if phrase.strip():
+            terms.append('"' + phrase.strip().replace('"', "") + '"')
+        elif word and word.upper() not in ("AND", "OR", "NOT", "NEAR"):
+            terms.append(f'"{word.rstrip("*")}"' + ("*" if word.endswith("*") else ""))
+    return " ".join(terms)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionSetFacets:
+    """A question set's filterable facts: askers with party, addressee, topic texts."""
+
+    number: str
+    title: str
+    status: str
+    askers: tuple[str, ...]
+    addressee: str
+    tabled_on: str
+    deadline_on: str
+    topic_fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEvidence:
+    """A stored version as evidence: source, fetch time, hashes, validators and parse outcome."""
+
+    id: int
+    document_number: str
+    koop_id: str
+    role: str
+    document_title: str
+    question_set: str
+    rendition: str
+    source_url: str
+    fetched_at: str
+    blob_sha256: str
+    size: int
+    content_hash: str
+    etag: str
+    last_modified: str
+    parse_status: str
+    parse_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One parsed question or answer of a stored version."""
+
+    version_id: int
+    document_number: str
+    document_role: str
+    dated_on: str
+    rendition: str
+    role: str
+    numbers: tuple[str, ...]
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A question or answer matching a search, with a marked snippet."""
+
+    version_id: int
+    document_number: str
+    document_role: str
+    question_set: str
+    question_set_title: str
+    role: str
+    numbers: tuple[str, ...]
+    label: str
+    snippet: str
+    text: str
+    fetched_at: str

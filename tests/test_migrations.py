@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from monitor import schema
-from monitor.models import Base
+from monitor.models import Base, include_name
 
 
 def test_single_head() -> None:
@@ -28,7 +28,9 @@ def test_every_revision_goes_up_down_and_up_again(engine: Engine) -> None:
 
 def test_models_match_the_migrations(migrated: Engine) -> None:
     with migrated.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 
