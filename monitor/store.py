@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import lifecycle
+from monitor.health import JobSummary, OutboxSummary
 from monitor.models import (
     Blob,
     Change,
@@ -28,6 +29,7 @@ from monitor.models import (
     Document,
     Entity,
     EntityEvent,
+    Incident,
     JobRun,
     OutboxMessage,
     ParsedItem,
@@ -864,3 +866,154 @@ class Store:
                     ("changes", Change), ("entities", Entity), ("outbox", OutboxMessage),
                 )
             }  # fmt: skip
+
+    # --- ops (h-ops) ---------------------------------------------------------------------------
+
+    def job_summaries(self, jobs: Iterable[str]) -> dict[str, JobSummary]:
+        """Per job: first and last run, last success and failures since, for health checks."""
+        out: dict[str, JobSummary] = {}
+        with self.session() as session:
+            for job in jobs:
+                first = session.scalar(select(func.min(JobRun.started_at)).where(JobRun.job == job))
+                last = session.scalar(
+                    select(JobRun)
+                    .where(JobRun.job == job, JobRun.status != "running")
+                    .order_by(JobRun.id.desc())
+                    .limit(1)
+                )
+                success = session.scalar(
+                    select(JobRun)
+                    .where(JobRun.job == job, JobRun.status == "ok")
+                    .order_by(JobRun.id.desc())
+                    .limit(1)
+                )
+                failures = session.scalar(
+                    select(func.count())
+                    .select_from(JobRun)
+                    .where(
+                        JobRun.job == job,
+                        JobRun.status == "error",
+                        JobRun.id > (success.id if success else 0),
+                    )
+                )
+                out[job] = JobSummary(
+                    job=job,
+                    first_started_at=as_utc(first) if first else None,
+                    last_started_at=as_utc(last.started_at) if last else None,
+                    last_status=last.status if last else None,
+                    last_error=last.error if last else None,
+                    last_success_at=(
+                        as_utc(success.finished_at) if success and success.finished_at else None
+                    ),
+                    failures_since_success=int(failures or 0),
+                )
+        return out
+
+    def outbox_summary(self) -> OutboxSummary:
+        counts = self.outbox_counts()
+        with self.session() as session:
+            oldest = session.scalar(
+                select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+            )
+            error = session.scalar(
+                select(OutboxMessage.last_error)
+                .where(OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None))
+                .order_by(OutboxMessage.id)
+                .limit(1)
+            )
+        return OutboxSummary(
+            pending=counts.get("pending", 0),
+            dead=counts.get("dead", 0),
+            sent=counts.get("sent", 0),
+            oldest_pending_at=as_utc(oldest) if oldest else None,
+            last_error=error,
+        )
+
+    def cursor_rows(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            rows = session.scalars(select(Cursor).order_by(Cursor.source, Cursor.category)).all()
+            return [
+                {
+                    "source": r.source, "category": r.category, "pages": r.pages,
+                    "entries": r.entries, "skiptoken": r.skiptoken,
+                    "updated_at": as_utc(r.updated_at).isoformat(),
+                }
+                for r in rows
+            ]  # fmt: skip
+
+    def overdue_counts(self, today: dt.date) -> dict[str, int]:
+        """Open question sets past their deadline, and those due within a week."""
+        open_states = ("tabled", "delayed")
+        with self.session() as session:
+
+            def count(*conditions: Any) -> int:
+                return int(
+                    session.scalar(
+                        select(func.count())
+                        .select_from(QuestionSet)
+                        .where(QuestionSet.status.in_(open_states), *conditions)
+                    )
+                    or 0
+                )
+
+            return {
+                "overdue": count(QuestionSet.deadline_on < today),
+                "due_within_7_days": count(
+                    QuestionSet.deadline_on >= today,
+                    QuestionSet.deadline_on <= today + dt.timedelta(days=7),
+                ),
+            }
+
+    def open_incidents(self) -> dict[str, dt.datetime]:
+        """Subjects currently unhealthy (an alert about their onset was queued) → since when."""
+        with self.session() as session:
+            rows = session.scalars(select(Incident).where(Incident.ended_at.is_(None))).all()
+            return {r.subject: as_utc(r.started_at) for r in rows}
+
+    def record_incident(
+        self, subject: str, onset: bool, reason: str, messages: list[tuple[str, int, str]]
+    ) -> bool:
+        """Open or close a subject's incident and queue its operator alerts in one transaction.
+
+        Returns False (and queues nothing) when the incident is already in that state, so each
+        onset and each recovery is alerted exactly once.
+        """
+        with self.session() as session:
+            current = session.scalar(
+                select(Incident)
+                .where(Incident.subject == subject, Incident.ended_at.is_(None))
+                .order_by(Incident.id.desc())
+                .limit(1)
+            )
+            if onset == (current is not None):
+                return False
+            if onset:
+                current = Incident(subject=subject, reason=reason[:2000], started_at=utcnow())
+                session.add(current)
+                session.flush()
+            else:
+                assert current is not None
+                current.ended_at = utcnow()
+            phase = "onset" if onset else "recovery"
+            for channel, chat_id, text in messages:
+                session.add(
+                    OutboxMessage(
+                        change_id=None, channel=channel, chat_id=chat_id, text=text,
+                        idempotency_key=f"incident:{current.id}:{phase}:{channel}:{chat_id}",
+                        status="pending",
+                    )
+                )  # fmt: skip
+            return True
+
+    def incidents(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.session() as session:
+            rows = session.scalars(select(Incident).order_by(Incident.id.desc()).limit(limit)).all()
+            return [
+                {
+                    "subject": r.subject,
+                    "reason": r.reason,
+                    "started_at": as_utc(r.started_at).isoformat(),
+                    "ended_at": as_utc(r.ended_at).isoformat() if r.ended_at else None,
+                }
+                for r in rows
+            ]

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from monitor import diff, render, segment
+from monitor import diff, render, segment, status
 from monitor.config import Config
 from monitor.records import ChangeRecord, EventKind, ParseError
 from monitor.store import Store
@@ -117,8 +117,9 @@ def create_app(store: Store, config: Config) -> Starlette:
         return page("question.html", title=number, qs=found, changes=related, versions=versions)
 
     def healthz(request: Request) -> JSONResponse:
-        counts = store.outbox_counts()
-        return JSONResponse({"status": "ok", "outbox": counts, "counts": store.counts()})
+        """JSON health; 503 when a source is stale or the outbox is stuck (for probes)."""
+        report = status.current(store, config)
+        return JSONResponse(report.to_json(), status_code=200 if report.ok else 503)
 
     routes: list[BaseRoute] = [
         Route("/", changes),
