@@ -223,3 +223,41 @@ def test_lock_refuses_a_second_holder_and_is_free_after_release(
     first.release()
     second.acquire()
     second.release()
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline and "scrapy" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_during_a_crawl_stops_the_spider_and_records_the_run(
+    tmp_path: Path, upstream: ReplayServer, migrated: Engine
+) -> None:
+    config_path, _ = daemon_config(tmp_path, upstream, 30.0)
+    upstream.state.apply(load_timeline()[0])
+    upstream.state.fault(Fault(prefix="/SyncFeed", count=100, mode="stall", seconds=4.0))
+    daemon = DaemonProcess(config_path)
+    try:
+        daemon.wait_for(lambda: any("/SyncFeed" in r for r in upstream.state.requests), 30,
+                        "the spider's first feed request")  # fmt: skip
+        assert _processes_mentioning(str(tmp_path)), "no crawl process is running"
+        started_stop = time.monotonic()
+        code = daemon.terminate()
+        stopped_in = time.monotonic() - started_stop
+    finally:
+        daemon.kill()
+    assert code == 0, daemon.stderr
+    assert stopped_in < 4.0, f"shutdown waited for the stalled crawl ({stopped_in:.1f} s)"
+    assert _processes_mentioning(str(tmp_path)) == []
+    assert "job=syncfeed status=cancelled" in daemon.stderr
+    with migrated.connect() as connection:
+        runs = connection.exec_driver_sql("SELECT job, status FROM job_runs").all()
+    assert [tuple(run) for run in runs] == [("syncfeed", "cancelled")]
