@@ -200,6 +200,30 @@ def cmd_backup(config: Config, destination: str) -> int:
     return 0
 
 
+def cmd_reprocess(config: Config, question_set: str | None) -> int:
+    """Re-parse stored bodies with the current parser; takes the daemon's lock, alerts nothing old."""
+    from monitor.daemon import AlreadyRunning, DatabaseLock
+    from monitor.reprocess import reprocess
+
+    store = _store(config)
+    lock = DatabaseLock(store.engine, config.data_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(f"kamerwacht reprocess: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result = reprocess(store, question_set)
+    finally:
+        lock.release()
+    print(
+        f"reprocessed {result.versions} versions ({result.unparseable} unparseable); "
+        f"{result.refreshed} corrections re-classified ({result.no_longer_detected} no longer "
+        f"detected); {result.new_changes} new corrections stored without alerts"
+    )
+    return 0
+
+
 def cmd_serve(config: Config, host: str | None, port: int | None) -> int:
     import uvicorn
 
@@ -251,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print JSON (exit 1 when unhealthy)")
     backup = sub.add_parser("backup", help="copy the SQLite database consistently while it runs")
     backup.add_argument("destination", help="file or folder for the copy")
+    rep = sub.add_parser("reprocess", help="re-parse and re-diff stored bodies (no new alerts)")
+    rep.add_argument("--question-set", help="only this question set (e.g. 2021Z14612)")
     serve = sub.add_parser("serve", help="serve the read-only web app")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -289,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_status(config, args.json)
         if args.command == "backup":
             return cmd_backup(config, args.destination)
+        if args.command == "reprocess":
+            return cmd_reprocess(config, args.question_set)
         if args.command == "serve":
             return cmd_serve(config, args.host, args.port)
     except schema.SchemaError as exc:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -1017,3 +1017,57 @@ class Store:
                 }
                 for r in rows
             ]
+
+    def versions_to_reprocess(self, question_set: str | None = None) -> list[int]:
+        """Ids of every processed version (of one question set), oldest first."""
+        with self.session() as session:
+            query = select(Version.id).where(Version.parse_status.in_(["ok", "error"]))
+            if question_set is not None:
+                query = (
+                    query.join(Document, Document.id == Version.document_id)
+                    .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                    .where(QuestionSet.number == question_set)
+                )
+            return list(session.scalars(query.order_by(Version.id)).all())
+
+    def reset_version(self, version_id: int) -> None:
+        """Forget a version's parse so the next `process` parses its stored body again."""
+        with self.session() as session:
+            session.execute(delete(ParsedItem).where(ParsedItem.version_id == version_id))
+            session.execute(
+                update(Version)
+                .where(Version.id == version_id)
+                .values(parse_status="pending", parse_error=None, content_hash=None)
+            )
+
+    def corrections_of(self, question_set: str | None = None) -> list[tuple[int, int, int]]:
+        """(change, base version, version) of every correction (of one question set)."""
+        with self.session() as session:
+            query = select(Change.id, Change.base_version_id, Change.version_id).where(
+                Change.event == EventKind.CORRECTED.value,
+                Change.base_version_id.is_not(None),
+                Change.version_id.is_not(None),
+            )
+            if question_set is not None:
+                query = query.join(QuestionSet, QuestionSet.id == Change.question_set_id).where(
+                    QuestionSet.number == question_set
+                )
+            rows = session.execute(query.order_by(Change.id)).all()
+            return [(c, b, v) for c, b, v in rows if b is not None and v is not None]
+
+    def refresh_correction(
+        self,
+        change_id: int,
+        kinds: tuple[ChangeKind, ...],
+        severity: Severity,
+        summary: str,
+        diff_json: dict[str, Any],
+    ) -> None:
+        """Re-classify an existing correction in place; never queues an alert."""
+        with self.session() as session:
+            change = session.get(Change, change_id)
+            assert change is not None
+            change.kinds = [k.value for k in kinds]
+            change.severity = severity.value
+            change.summary = summary
+            change.detail = {**(change.detail or {}), "diff": diff_json}
