@@ -80,6 +80,10 @@ class DatabaseLock:
 
     def release(self) -> None:
         if self._connection is not None:
+            # Session locks outlive a pooled connection's close(): unlock explicitly.
+            with contextlib.suppress(Exception):
+                self._connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+                self._connection.commit()
             self._connection.close()
             self._connection = None
         if self._file_lock is not None:
@@ -173,6 +177,7 @@ class Daemon:
         self.scheduler: AsyncIOScheduler | None = None
         # One writer: ingest and process of different sources never overlap.
         self._writer = asyncio.Lock()
+        self._koop_lock = asyncio.Lock()
         self._active: set[asyncio.Task[Any]] = set()
         self._crawls: set[asyncio.Task[Any]] = set()
 
@@ -247,7 +252,7 @@ class Daemon:
             processed = await asyncio.to_thread(jobs.process, self.store, silent)
         counts = {
             "source": source,
-            "seconds": round(result.seconds, 2),
+            "crawl_seconds": round(result.seconds, 2),
             "pages": ingested.pages,
             "entities": ingested.entities,
             "unchanged": ingested.unchanged,
@@ -265,15 +270,18 @@ class Daemon:
 
     async def poll_syncfeed(self) -> None:
         counts = await self._run_job("syncfeed", lambda: self._crawl_and_store("syncfeed"))
-        if self.config.sources.koop.enabled:
-            if counts and counts.get("entities"):
-                self._run_soon("koop")  # new answers get their KOOP text in the same cycle
-        else:
+        if self.config.sources.koop.enabled and counts and counts.get("entities"):
+            await self.poll_koop()  # new answers get their KOOP text in the same cycle
+        elif not self.config.sources.koop.enabled:
             await self._after_cycle()
 
     async def poll_koop(self) -> None:
-        await self._run_job("koop", lambda: self._crawl_and_store("koop"))
-        await self._after_cycle()
+        # Run by its own schedule and right after a feed poll that saw changes; never both at once.
+        async with self._koop_lock:
+            if self.stopping.is_set():
+                return
+            await self._run_job("koop", lambda: self._crawl_and_store("koop"))
+            await self._after_cycle()
 
     async def poll(self) -> None:
         """One full cycle at once: the feed, then KOOP, then delivery (for `demo` and tests)."""
@@ -287,13 +295,6 @@ class Daemon:
         await self.deliver()
         if self.hooks.after_cycle is not None:
             await self.hooks.after_cycle()
-
-    def _run_soon(self, job_id: str) -> None:
-        if self.scheduler is None or self.stopping.is_set():
-            return
-        job = self.scheduler.get_job(job_id)
-        if job is not None:
-            job.modify(next_run_time=dt.datetime.now(dt.UTC))
 
     async def deliver(self) -> None:
         """Drain the outbox; runs are recorded only when a message was due (it runs every second)."""
@@ -351,7 +352,7 @@ class Daemon:
         def add(job_id: str, body: Callable[[], Coroutine[Any, Any, Any]], seconds: float,
                 first: dt.datetime | None, jitter: float | None = None) -> None:  # fmt: skip
             scheduler.add_job(
-                self._tracked, "interval", args=[body], seconds=seconds, id=job_id,
+                self._tracked, "interval", args=[body], seconds=seconds, id=job_id, name=job_id,
                 next_run_time=first, jitter=jitter, replace_existing=True,
             )  # fmt: skip
 
@@ -360,10 +361,9 @@ class Daemon:
             add("syncfeed", self.poll_syncfeed, interval, now, _jitter(interval))
         if sources.koop.enabled:
             interval = sources.koop.poll_interval
-            # Without the feed, KOOP has to start by itself; with it, the feed pulls KOOP forward.
-            first = None if sources.syncfeed.enabled else now
-            add("koop", self.poll_koop, interval, first or now + dt.timedelta(seconds=interval),
-                _jitter(interval))  # fmt: skip
+            # With the feed on, the feed's first poll runs KOOP right after itself.
+            first = now + dt.timedelta(seconds=interval) if sources.syncfeed.enabled else now
+            add("koop", self.poll_koop, interval, first, _jitter(interval))
         add("outbox", self.deliver, self.config.alerts.outbox_interval, None)
         if intervals:
             check = min(60.0, max(1.0, min(intervals.values()) / 2))
