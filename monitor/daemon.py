@@ -384,6 +384,8 @@ class Daemon:
         await asyncio.to_thread(schema.require_head, self.engine)
         await asyncio.to_thread(self.lock.acquire)
         self.started_at = dt.datetime.now(dt.UTC)
+        # Recorded so `status` and `/healthz` in other processes know when polling began.
+        daemon_run = await asyncio.to_thread(self.store.start_run, status.DAEMON_JOB)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -416,6 +418,8 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
+            with contextlib.suppress(Exception):  # the database may be what failed
+                await asyncio.to_thread(self.store.finish_run, daemon_run, "ok", {})
             self.lock.release()
             self.engine.dispose()
             logger.info("daemon=stopped")

@@ -8,6 +8,9 @@ from monitor.config import Config
 from monitor.health import HealthReport, assess
 from monitor.store import Store
 
+DAEMON_JOB = "daemon"
+"""The job-run name under which each daemon start is recorded."""
+
 
 def source_intervals(config: Config) -> dict[str, float]:
     """Poll interval of every enabled source, keyed by its job name."""
@@ -23,8 +26,10 @@ def source_intervals(config: Config) -> dict[str, float]:
 def current(
     store: Store, config: Config, now: dt.datetime | None = None, since: dt.datetime | None = None
 ) -> HealthReport:
-    """The health report as of `now`; `since` is the running daemon's start, when known."""
+    """The health report as of `now`; `since` is the daemon's start (by default the last recorded)."""
     intervals = source_intervals(config)
+    if since is None:
+        since = store.last_start(DAEMON_JOB)
     return assess(
         store.job_summaries(intervals),
         intervals,

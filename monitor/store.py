@@ -1071,3 +1071,9 @@ class Store:
             change.severity = severity.value
             change.summary = summary
             change.detail = {**(change.detail or {}), "diff": diff_json}
+
+    def last_start(self, job: str) -> dt.datetime | None:
+        """When `job` last started (finished or not)."""
+        with self.session() as session:
+            started = session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job == job))
+            return as_utc(started) if started else None

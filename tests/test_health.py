@@ -97,3 +97,10 @@ def test_incident_queues_one_alert_each_way(store: Store) -> None:
     # A second outage is a new incident with its own alerts.
     assert store.record_incident("source:syncfeed", True, "stale", [("console", 0, "down")])
     assert store.outbox_counts() == {"pending": 3}
+
+
+def test_a_started_daemon_is_not_stale_before_its_first_poll(store: Store, config: Config) -> None:
+    assert status.current(store, config).sources[1].reason == "never polled"
+    store.start_run(status.DAEMON_JOB)  # what `kamerwacht run` records when it starts
+    report = status.current(store, config)
+    assert report.ok, report.problems()
