@@ -151,7 +151,12 @@ def _jitter(interval: float) -> float:
 
 
 class Daemon:
-    """Runs every job on its schedule until SIGTERM/SIGINT or `stop()`."""
+    """Runs every job on its schedule until SIGTERM/SIGINT or `stop()`.
+
+    Extra long-running parts (the Telegram bot) are a `Service` appended to `services`: they are
+    started after the scheduler and stopped before it. A notifier registered in `notifiers` under
+    a channel name receives that channel's outbox messages, operator alerts included.
+    """
 
     def __init__(self, config: Config, hooks: DaemonHooks | None = None, web: bool = True) -> None:
         self.config = config
@@ -174,7 +179,6 @@ class Daemon:
             self.web_server = web_service.server
             self.services.append(web_service)
         self.started_at: dt.datetime | None = None
-        self.scheduler: AsyncIOScheduler | None = None
         # One writer: ingest and process of different sources never overlap.
         self._writer = asyncio.Lock()
         self._koop_lock = asyncio.Lock()
@@ -390,7 +394,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
-        self.scheduler = scheduler = AsyncIOScheduler(
+        scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
         self._schedule(scheduler)
