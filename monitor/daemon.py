@@ -317,6 +317,23 @@ class Daemon:
         run_id = self.store.start_run("outbox")
         self.store.finish_run(run_id, "ok", dict(counts))
 
+    async def check_overdue(self) -> None:
+        """Alert followers of questions past their deadline, unless the feed itself is stale
+        (then a missing answer may simply not have been read yet)."""
+        report = await asyncio.to_thread(
+            status.current, self.store, self.config, None, self.started_at
+        )
+        if "source:syncfeed" in report.problems():
+            return
+        today = dt.datetime.now(dt.UTC).date()
+        silent_before = None
+        if self.config.alerts.max_age_days > 0:
+            silent_before = today - dt.timedelta(days=self.config.alerts.max_age_days)
+        async with self._writer:
+            new = await asyncio.to_thread(self.store.flag_overdue, today, silent_before)
+        if new:
+            logger.info("job=overdue status=ok new=%d", len(new))
+
     # --- health --------------------------------------------------------------------------------
 
     def operator_chats(self) -> list[tuple[str, int]]:
@@ -369,6 +386,10 @@ class Daemon:
             first = now + dt.timedelta(seconds=interval) if sources.syncfeed.enabled else now
             add("koop", self.poll_koop, interval, first, _jitter(interval))
         add("outbox", self.deliver, self.config.alerts.outbox_interval, None)
+        if sources.syncfeed.enabled:
+            # Deadlines are days; hourly is plenty. The first check waits for the first poll.
+            every = max(3600.0, sources.syncfeed.poll_interval)
+            add("overdue", self.check_overdue, every, now + dt.timedelta(seconds=every / 60))
         if intervals:
             check = min(60.0, max(1.0, min(intervals.values()) / 2))
             add("health", self.check_health, check, now + dt.timedelta(seconds=check))

@@ -104,3 +104,31 @@ def test_a_started_daemon_is_not_stale_before_its_first_poll(store: Store, confi
     store.start_run(status.DAEMON_JOB)  # what `kamerwacht run` records when it starts
     report = status.current(store, config)
     assert report.ok, report.problems()
+
+
+def test_overdue_question_sets_are_flagged_once_per_deadline(store: Store) -> None:
+    from monitor.models import QuestionSet
+
+    today = dt.date(2026, 11, 26)
+    with store.session() as session:
+        session.add_all([
+            QuestionSet(number="2026Z00001", title="Late", status="tabled",
+                        deadline_on=dt.date(2026, 11, 20)),
+            QuestionSet(number="2026Z00002", title="Old and late", status="delayed",
+                        deadline_on=dt.date(2026, 1, 5)),
+            QuestionSet(number="2026Z00003", title="Answered", status="answered",
+                        deadline_on=dt.date(2026, 11, 1)),
+            QuestionSet(number="2026Z00004", title="Not yet due", status="tabled",
+                        deadline_on=dt.date(2026, 12, 1)),
+        ])  # fmt: skip
+    assert store.overdue_counts(today) == {"overdue": 2, "due_within_7_days": 1}
+    first = store.flag_overdue(today, silent_before=dt.date(2026, 10, 27))
+    assert len(first) == 2
+    assert store.flag_overdue(today, silent_before=dt.date(2026, 10, 27)) == []
+    changes = {c.question_set: c for c in store.change_records()}
+    assert changes["2026Z00001"].event.value == "overdue"
+    assert not changes["2026Z00001"].silent
+    assert changes["2026Z00002"].silent  # a deadline long past: recorded, not alerted
+    (message,) = store.due_messages("console")
+    assert "Answer overdue" in message.text
+    assert "2026Z00001" in message.text
