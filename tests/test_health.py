@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 from monitor import health, status
 from monitor.config import Config
@@ -132,3 +137,27 @@ def test_overdue_question_sets_are_flagged_once_per_deadline(store: Store) -> No
     (message,) = store.due_messages("console")
     assert "Answer overdue" in message.text
     assert "2026Z00001" in message.text
+
+
+def test_status_command_prints_json_and_exits_1_when_unhealthy(
+    tmp_path: Path, store: Store, config: Config
+) -> None:
+    def run() -> tuple[int, dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"),
+             "status", "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return done.returncode, json.loads(done.stdout)
+
+    code, data = run()
+    assert code == 1
+    assert data["problems"] == {"source:syncfeed": "never polled", "source:koop": "never polled"}
+    assert set(data) >= {"sources", "outbox", "cursors", "questions", "incidents"}
+    store.start_run(status.DAEMON_JOB)
+    for job in ("syncfeed", "koop"):
+        store.finish_run(store.start_run(job), "ok", {})
+    code, data = run()
+    assert code == 0
+    assert data["status"] == "ok"
+    assert data["sources"]["syncfeed"]["lag_seconds"] < 60
