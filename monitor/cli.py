@@ -131,6 +131,106 @@ def cmd_run(config: Config) -> int:
     return 0
 
 
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") + " UTC" if value else "never"
+
+
+def cmd_status(config: Config, as_json: bool) -> int:
+    """Sources, cursors, last success, lag, outbox depth and overdue counts; exit 1 if unhealthy."""
+    import datetime as dt
+
+    from monitor import status
+
+    store = _store(config)
+    now = dt.datetime.now(dt.UTC)
+    report = status.current(store, config, now)
+    data = report.to_json()
+    data["cursors"] = store.cursor_rows()
+    data["questions"] = store.overdue_counts(now.date())
+    data["incidents"] = [i for i in store.incidents(limit=20) if i["ended_at"] is None]
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0 if report.ok else 1
+    print(f"Kamerwacht status at {_when(data['checked_at'])}: {data['status'].upper()}")
+    print(f"Database: {store.engine.dialect.name}, schema {schema.current_revision(store.engine)}")
+    print("Sources:")
+    for source in report.sources:
+        lag = "" if source.lag_seconds is None else f", lag {source.lag_seconds:.0f} s"
+        state = f"STALE: {source.reason}" if source.stale else "ok"
+        success = _when(source.last_success_at.isoformat() if source.last_success_at else None)
+        print(
+            f"  {source.name:<9} every {source.interval:g} s, last success {success}{lag}, "
+            f"last run {source.last_status or 'none'}: {state}"
+        )
+    print("Cursors:")
+    for cursor in data["cursors"]:
+        print(
+            f"  {cursor['source']}/{cursor['category']:<15} skiptoken {cursor['skiptoken']}, "
+            f"{cursor['pages']} pages, {cursor['entries']} entries, "
+            f"updated {_when(cursor['updated_at'])}"
+        )
+    if not data["cursors"]:
+        print("  none yet (the feed has not been read)")
+    outbox = report.outbox
+    oldest = (
+        "" if outbox.oldest_pending_seconds is None
+        else f", oldest {outbox.oldest_pending_seconds:.0f} s"
+    )  # fmt: skip
+    stuck = f": STUCK: {outbox.reason}" if outbox.stuck else ""
+    print(f"Outbox: {outbox.pending} pending{oldest}, {outbox.dead} dead{stuck}")
+    questions = data["questions"]
+    print(
+        f"Questions: {questions['overdue']} overdue, "
+        f"{questions['due_within_7_days']} due within 7 days"
+    )
+    for incident in data["incidents"]:
+        print(f"Open incident: {incident['subject']} since {_when(incident['started_at'])}")
+    return 0 if report.ok else 1
+
+
+def cmd_backup(config: Config, destination: str) -> int:
+    from monitor.backup import BackupError, backup_sqlite, sqlite_path
+
+    source = sqlite_path(config.database_url)
+    if source is None:
+        print(
+            "kamerwacht backup: the database is not SQLite; back up PostgreSQL with pg_dump",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        written = backup_sqlite(source, Path(destination))
+    except (BackupError, OSError) as exc:
+        print(f"kamerwacht backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"{written}\t{written.stat().st_size} bytes")
+    return 0
+
+
+def cmd_reprocess(config: Config, question_set: str | None) -> int:
+    """Re-parse stored bodies with the current parser; takes the daemon's lock, alerts nothing old."""
+    from monitor.daemon import AlreadyRunning, DatabaseLock
+    from monitor.reprocess import reprocess
+
+    store = _store(config)
+    lock = DatabaseLock(store.engine, config.data_path)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(f"kamerwacht reprocess: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result = reprocess(store, question_set)
+    finally:
+        lock.release()
+    print(
+        f"reprocessed {result.versions} versions ({result.unparseable} unparseable); "
+        f"{result.refreshed} corrections re-classified ({result.no_longer_detected} no longer "
+        f"detected); {result.new_changes} new corrections stored without alerts"
+    )
+    return 0
+
+
 def cmd_serve(config: Config, host: str | None, port: int | None) -> int:
     import uvicorn
 
@@ -280,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("run", help="run the daemon: scheduler, alerts and web app")
     sub.add_parser("verify", help="check every stored body against its hash, and the database")
+
+    st = sub.add_parser("status", help="show source health, cursors, outbox and overdue counts")
+    st.add_argument("--json", action="store_true", help="print JSON (exit 1 when unhealthy)")
+    backup = sub.add_parser("backup", help="copy the SQLite database consistently while it runs")
+    backup.add_argument("destination", help="file or folder for the copy")
+    rep = sub.add_parser("reprocess", help="re-parse and re-diff stored bodies (no new alerts)")
+    rep.add_argument("--question-set", help="only this question set (e.g. 2021Z14612)")
     serve = sub.add_parser("serve", help="serve the read-only web app")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
@@ -320,6 +427,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_topics(config, args)
         if args.command == "run":
             return cmd_run(config)
+        if args.command == "status":
+            return cmd_status(config, args.json)
+        if args.command == "backup":
+            return cmd_backup(config, args.destination)
+        if args.command == "reprocess":
+            return cmd_reprocess(config, args.question_set)
         if args.command == "serve":
             return cmd_serve(config, args.host, args.port)
         if args.command == "verify":

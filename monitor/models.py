@@ -262,3 +262,14 @@ SEARCH_OBJECTS = ("items_search", "ix_items_search")
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic `include_name` hook: compare everything except the full-text search objects."""
     return not (name or "").startswith(SEARCH_OBJECTS)
+
+
+class Incident(Base):
+    """A period a health subject (a source, the outbox) was unhealthy; operators hear both ends."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(60), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

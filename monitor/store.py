@@ -16,12 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import lifecycle, segment, topics
+from monitor.health import JobSummary, OutboxSummary
 from monitor.models import (
     Blob,
     Change,
@@ -30,6 +31,7 @@ from monitor.models import (
     Document,
     Entity,
     EntityEvent,
+    Incident,
     JobRun,
     OutboxMessage,
     ParsedItem,
@@ -1638,6 +1640,249 @@ class Store:
                     )
                 )  # fmt: skip
             return hits
+
+    # --- ops (h-ops) ---------------------------------------------------------------------------
+
+    def job_summaries(self, jobs: Iterable[str]) -> dict[str, JobSummary]:
+        """Per job: first and last run, last success and failures since, for health checks."""
+        out: dict[str, JobSummary] = {}
+        with self.session() as session:
+            for job in jobs:
+                first = session.scalar(select(func.min(JobRun.started_at)).where(JobRun.job == job))
+                last = session.scalar(
+                    select(JobRun)
+                    .where(JobRun.job == job, JobRun.status != "running")
+                    .order_by(JobRun.id.desc())
+                    .limit(1)
+                )
+                success = session.scalar(
+                    select(JobRun)
+                    .where(JobRun.job == job, JobRun.status == "ok")
+                    .order_by(JobRun.id.desc())
+                    .limit(1)
+                )
+                failures = session.scalar(
+                    select(func.count())
+                    .select_from(JobRun)
+                    .where(
+                        JobRun.job == job,
+                        JobRun.status == "error",
+                        JobRun.id > (success.id if success else 0),
+                    )
+                )
+                out[job] = JobSummary(
+                    job=job,
+                    first_started_at=as_utc(first) if first else None,
+                    last_started_at=as_utc(last.started_at) if last else None,
+                    last_status=last.status if last else None,
+                    last_error=last.error if last else None,
+                    last_success_at=(
+                        as_utc(success.finished_at) if success and success.finished_at else None
+                    ),
+                    failures_since_success=int(failures or 0),
+                )
+        return out
+
+    def outbox_summary(self) -> OutboxSummary:
+        counts = self.outbox_counts()
+        with self.session() as session:
+            oldest = session.scalar(
+                select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+            )
+            error = session.scalar(
+                select(OutboxMessage.last_error)
+                .where(OutboxMessage.status == "pending", OutboxMessage.last_error.is_not(None))
+                .order_by(OutboxMessage.id)
+                .limit(1)
+            )
+        return OutboxSummary(
+            pending=counts.get("pending", 0),
+            dead=counts.get("dead", 0),
+            sent=counts.get("sent", 0),
+            oldest_pending_at=as_utc(oldest) if oldest else None,
+            last_error=error,
+        )
+
+    def cursor_rows(self) -> list[dict[str, Any]]:
+        with self.session() as session:
+            rows = session.scalars(select(Cursor).order_by(Cursor.source, Cursor.category)).all()
+            return [
+                {
+                    "source": r.source, "category": r.category, "pages": r.pages,
+                    "entries": r.entries, "skiptoken": r.skiptoken,
+                    "updated_at": as_utc(r.updated_at).isoformat(),
+                }
+                for r in rows
+            ]  # fmt: skip
+
+    def overdue_counts(self, today: dt.date) -> dict[str, int]:
+        """Open question sets past their deadline, and those due within a week."""
+        open_states = ("tabled", "delayed")
+        with self.session() as session:
+
+            def count(*conditions: Any) -> int:
+                return int(
+                    session.scalar(
+                        select(func.count())
+                        .select_from(QuestionSet)
+                        .where(QuestionSet.status.in_(open_states), *conditions)
+                    )
+                    or 0
+                )
+
+            return {
+                "overdue": count(QuestionSet.deadline_on < today),
+                "due_within_7_days": count(
+                    QuestionSet.deadline_on >= today,
+                    QuestionSet.deadline_on <= today + dt.timedelta(days=7),
+                ),
+            }
+
+    def open_incidents(self) -> dict[str, dt.datetime]:
+        """Subjects currently unhealthy (an alert about their onset was queued) → since when."""
+        with self.session() as session:
+            rows = session.scalars(select(Incident).where(Incident.ended_at.is_(None))).all()
+            return {r.subject: as_utc(r.started_at) for r in rows}
+
+    def record_incident(
+        self, subject: str, onset: bool, reason: str, messages: list[tuple[str, int, str]]
+    ) -> bool:
+        """Open or close a subject's incident and queue its operator alerts in one transaction.
+
+        Returns False (and queues nothing) when the incident is already in that state, so each
+        onset and each recovery is alerted exactly once.
+        """
+        with self.session() as session:
+            current = session.scalar(
+                select(Incident)
+                .where(Incident.subject == subject, Incident.ended_at.is_(None))
+                .order_by(Incident.id.desc())
+                .limit(1)
+            )
+            if onset == (current is not None):
+                return False
+            if onset:
+                current = Incident(subject=subject, reason=reason[:2000], started_at=utcnow())
+                session.add(current)
+                session.flush()
+            else:
+                assert current is not None
+                current.ended_at = utcnow()
+            phase = "onset" if onset else "recovery"
+            for channel, chat_id, text in messages:
+                session.add(
+                    OutboxMessage(
+                        change_id=None, channel=channel, chat_id=chat_id, text=text,
+                        idempotency_key=f"incident:{current.id}:{phase}:{channel}:{chat_id}",
+                        status="pending",
+                    )
+                )  # fmt: skip
+            return True
+
+    def incidents(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self.session() as session:
+            rows = session.scalars(select(Incident).order_by(Incident.id.desc()).limit(limit)).all()
+            return [
+                {
+                    "subject": r.subject,
+                    "reason": r.reason,
+                    "started_at": as_utc(r.started_at).isoformat(),
+                    "ended_at": as_utc(r.ended_at).isoformat() if r.ended_at else None,
+                }
+                for r in rows
+            ]
+
+    def versions_to_reprocess(self, question_set: str | None = None) -> list[int]:
+        """Ids of every processed version (of one question set), oldest first."""
+        with self.session() as session:
+            query = select(Version.id).where(Version.parse_status.in_(["ok", "error"]))
+            if question_set is not None:
+                query = (
+                    query.join(Document, Document.id == Version.document_id)
+                    .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                    .where(QuestionSet.number == question_set)
+                )
+            return list(session.scalars(query.order_by(Version.id)).all())
+
+    def reset_version(self, version_id: int) -> None:
+        """Forget a version's parse so the next `process` parses its stored body again."""
+        with self.session() as session:
+            session.execute(delete(ParsedItem).where(ParsedItem.version_id == version_id))
+            session.execute(
+                update(Version)
+                .where(Version.id == version_id)
+                .values(parse_status="pending", parse_error=None, content_hash=None)
+            )
+
+    def corrections_of(self, question_set: str | None = None) -> list[tuple[int, int, int]]:
+        """(change, base version, version) of every correction (of one question set)."""
+        with self.session() as session:
+            query = select(Change.id, Change.base_version_id, Change.version_id).where(
+                Change.event == EventKind.CORRECTED.value,
+                Change.base_version_id.is_not(None),
+                Change.version_id.is_not(None),
+            )
+            if question_set is not None:
+                query = query.join(QuestionSet, QuestionSet.id == Change.question_set_id).where(
+                    QuestionSet.number == question_set
+                )
+            rows = session.execute(query.order_by(Change.id)).all()
+            return [(c, b, v) for c, b, v in rows if b is not None and v is not None]
+
+    def refresh_correction(
+        self,
+        change_id: int,
+        kinds: tuple[ChangeKind, ...],
+        severity: Severity,
+        summary: str,
+        diff_json: dict[str, Any],
+    ) -> None:
+        """Re-classify an existing correction in place; never queues an alert."""
+        with self.session() as session:
+            change = session.get(Change, change_id)
+            assert change is not None
+            change.kinds = [k.value for k in kinds]
+            change.severity = severity.value
+            change.summary = summary
+            change.detail = {**(change.detail or {}), "diff": diff_json}
+
+    def last_start(self, job: str) -> dt.datetime | None:
+        """When `job` last started (finished or not)."""
+        with self.session() as session:
+            started = session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job == job))
+            return as_utc(started) if started else None
+
+    def flag_overdue(self, today: dt.date, silent_before: dt.date | None = None) -> list[int]:
+        """An `overdue` change for each open question set past its deadline; once per deadline.
+
+        Deadlines before `silent_before` are recorded without an alert (a backfill of old data).
+        """
+        new: list[int] = []
+        with self.session() as session:
+            late = session.scalars(
+                select(QuestionSet)
+                .where(
+                    QuestionSet.status.in_(("tabled", "delayed")),
+                    QuestionSet.withdrawn.is_(False),
+                    QuestionSet.deadline_on < today,
+                )
+                .order_by(QuestionSet.id)
+            ).all()
+            for qs in late:
+                assert qs.deadline_on is not None
+                change_id = self._add_change(
+                    session,
+                    key=f"overdue:{qs.number}:{qs.deadline_on.isoformat()}",
+                    event=EventKind.OVERDUE,
+                    question_set=qs,
+                    document=None,
+                    summary=f"No answer yet; the deadline was {qs.deadline_on:%d-%m-%Y}.",
+                    detail={"deadline": qs.deadline_on.isoformat()},
+                    silent=silent_before is not None and qs.deadline_on < silent_before,
+                )
+                if change_id is not None:
+                    new.append(change_id)
+        return new
 
 
 SNIPPET_START = "\ue000"

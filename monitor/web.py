@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from monitor import browse, diff, feeds, render, segment
+from monitor import browse, diff, feeds, render, segment, status
 from monitor.config import Config, topics_of
 from monitor.records import (
     ChangeKind,
@@ -428,7 +428,7 @@ def create_app(
         Route("/versions/{version_id:int}", version),
         Route("/versions/{version_id:int}/raw", version_raw),
         Route("/search", search),
-        Route("/healthz", healthz_endpoint(store)),
+        Route("/healthz", healthz_endpoint(store, config)),
     ]
     routes.append(Mount("/static", StaticFiles(packages=[("monitor", "static")]), name="static"))
 
@@ -442,12 +442,13 @@ def create_app(
     )
 
 
-def healthz_endpoint(store: Store) -> Callable[[Request], Any]:
-    """The health check: outbox and archive counts (kept apart so ops can extend it)."""
+def healthz_endpoint(store: Store, config: Config) -> Callable[[Request], Any]:
+    """The health check for probes: sources, outbox and overdue state (see `monitor.status`)."""
 
     def healthz(request: Request) -> JSONResponse:
-        counts = store.outbox_counts()
-        return JSONResponse({"status": "ok", "outbox": counts, "counts": store.counts()})
+        """JSON health; 503 when a source is stale or the outbox is stuck (for probes)."""
+        report = status.current(store, config)
+        return JSONResponse(report.to_json(), status_code=200 if report.ok else 503)
 
     return healthz
 

@@ -34,7 +34,9 @@ def feed(store: Store, entities: tuple[EntitySpec, ...], updated: str) -> None:
         )
         for e in entities
     ]  # fmt: skip
-    records.append(FeedPage("Document", f"replay:{updated}", None, None, len(entities)))
+    for category in sorted({e.category for e in entities}):  # one page per category, as crawled
+        count = sum(1 for e in entities if e.category == category)
+        records.append(FeedPage(category, f"replay:{category}:{updated}", None, None, count))
     store.ingest(records)
 
 
