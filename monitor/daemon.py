@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from monitor import jobs, schema
+from monitor import bot, jobs, schema
 from monitor.config import Config
 from monitor.notify import Notifier
 from monitor.store import Store
@@ -60,8 +60,13 @@ class Daemon:
         quiet = None
         if config.alerts.max_age_days > 0:
             quiet = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=config.alerts.max_age_days)
-        self.store = Store(self.engine, jobs.make_planner(config, telegram=False), quiet)
+        token = bot.read_token(config.telegram)
+        self.store = Store(self.engine, jobs.make_planner(config, telegram=bool(token)), quiet)
         self.notifiers: dict[str, Notifier] = dict(self.hooks.notifiers)
+        self.bot = bot.KamerwachtBot(config, self.store, token) if token else None
+        if self.bot is not None:
+            self.notifiers.setdefault("telegram", self.bot.notifier)
+        self._delivering = asyncio.Lock()  # poll and the outbox job both deliver: never at once
         if config.alerts.console and "console" not in self.notifiers:
             self.notifiers["console"] = jobs.ConsoleNotifier()
         self.web_server: _EmbeddedServer | None = None
@@ -156,7 +161,11 @@ class Daemon:
         if not self.notifiers:
             return
         try:
-            counts = await jobs.deliver(self.store, self.notifiers)
+            async with self._delivering:
+                if self.bot is not None:
+                    admins = self.config.telegram.admin_chat_ids
+                    await asyncio.to_thread(jobs.plan_source_alerts, self.store, admins)
+                counts = await jobs.deliver(self.store, self.notifiers, self.config)
         except Exception:
             logger.exception("outbox delivery failed")
             return
@@ -189,6 +198,8 @@ class Daemon:
         )
         web_task = None
         try:
+            if self.bot is not None:
+                await self.bot.start()
             scheduler.start()
             if self.web_enabled:
                 app = create_app(self.store, self.config)
@@ -206,6 +217,11 @@ class Daemon:
             scheduler.pause()
             scheduler.shutdown(wait=False)
             await asyncio.sleep(0)
+            if self.bot is not None:
+                try:
+                    await self.bot.stop()
+                except Exception:  # stopping must go on: the web server and locks still need it
+                    logger.exception("stopping the telegram bot failed")
             if self.web_server is not None:
                 self.web_server.should_exit = True
             if web_task is not None:
