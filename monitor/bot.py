@@ -61,7 +61,7 @@ _T = TypeVar("_T")
 
 BROADCAST_RATE = 28  # messages per second over all chats; Telegram's limit is about 30
 CHAT_BURST = 3  # messages a private chat may get at once before slowing to one a second
-COMMANDS_PER_MINUTE = 12
+COMMANDS_PER_MINUTE = 20
 TOPIC_MUTE = dt.timedelta(days=7)
 MAX_MUTE = dt.timedelta(days=30)
 

@@ -170,7 +170,7 @@ def render(change: ChangeRecord, public_url: str, reason: str = "") -> list[str]
         number, sentence, why = lead
         head.append(
             f"<b>Question {_e(number)}</b>: "
-            f"<s>{_e(_clip(sentence['old'], 600))}</s> → <b>{_e(_clip(sentence['new'], 600))}</b>"
+            f"<s>{_e(_clip(sentence['old'], 900))}</s> → <b>{_e(_clip(sentence['new'], 900))}</b>"
         )
         if why:
             head.append(f"Why: {_e(_clip(why, 400))}")
