@@ -306,6 +306,9 @@ class KamerwachtBot:
         self.flood = CommandFlood()
         self.poll_timeout = poll_timeout
         self._redactor = RedactToken(token)
+        # Before building: PTB logs its API URLs, token included, at debug level.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self._redactor)
         request = HTTPXRequest(
             connection_pool_size=64,
             read_timeout=request_timeout,
@@ -344,8 +347,6 @@ class KamerwachtBot:
 
     async def start(self) -> None:
         """Initialize, start polling and handling updates (PTB's manual lifecycle)."""
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(self._redactor)
         await self.application.initialize()
         await self.application.bot.set_my_commands(
             [BotCommand(c.name, c.description) for c in COMMANDS if not c.admin]

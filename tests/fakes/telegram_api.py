@@ -103,6 +103,7 @@ class FakeBotAPI:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[Sent] = []
         self.timed_out: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []
         self.faults = Faults()
         self._updates: list[dict[str, Any]] = []
         self._next_update = 1
@@ -175,6 +176,12 @@ class FakeBotAPI:
                 return True
             time.sleep(0.05)
         return bool(predicate())
+
+    def drop_held(self) -> None:
+        """Stop holding sendMessage; requests held so far are dropped, never delivered."""
+        hold, self.faults.hold = self.faults.hold, None
+        if hold is not None:
+            hold.set()
 
     # --- what tests send -------------------------------------------------------------------
 
@@ -258,7 +265,12 @@ class FakeBotAPI:
         text = str(params.get("text", ""))
         hold = self.faults.hold
         if hold is not None:
+            with self._lock:
+                self.held.append(params)
             hold.wait()
+            if self.faults.hold is not hold:
+                # Released by `drop_held`: the request never reached "Telegram" (the sender died).
+                return self._error(502, "Bad Gateway: dropped")
         with self._lock:
             stall = self.faults.stall_times > 0
             if stall:
