@@ -297,6 +297,7 @@ async def deliver(
             batch = await asyncio.to_thread(store.due_queue, channel, limit)
             if not batch:
                 break
+            collapsed = counts.get("collapsed", 0)
             plan = await asyncio.to_thread(_shape, store, channel, batch, config, counts)
             gate = asyncio.Semaphore(concurrency)
             await asyncio.gather(
@@ -305,8 +306,8 @@ async def deliver(
                     for messages in plan.values()
                 )
             )
-            if len(batch) < limit:
-                break
+            if len(batch) < limit and counts.get("collapsed", 0) == collapsed:
+                break  # nothing left; new summaries are sent by one more pass
     return counts
 
 

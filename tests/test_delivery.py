@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from monitor import bot, jobs
 from monitor.config import Config
-from monitor.models import Chat, OutboxMessage
+from monitor.models import Change, Chat, OutboxMessage
 from monitor.replay import ReplayServer, load_timeline
 from monitor.store import Store
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI, html_problem
@@ -207,7 +207,6 @@ async def test_a_burst_over_the_cap_becomes_one_summary(
             jobs.ingest_file(tg_store, result.path)
             jobs.process(tg_store)
     await jobs.deliver(tg_store, {"telegram": kbot.notifier}, config)
-    await jobs.deliver(tg_store, {"telegram": kbot.notifier}, config)
     texts = fake.texts(TOPIC_CHAT)
     assert len(texts) == 1
     assert "5 new alerts at once" in texts[0]
@@ -255,3 +254,41 @@ async def test_source_trouble_reaches_admins_at_onset_and_recovery_only(
     assert "HTTP 503" in texts[1 - 1]
     assert "Source recovered" in texts[1]
     assert "3 failed" in texts[1]
+
+
+def add_alert(store: Store, chat_id: int, n: int) -> None:
+    """A stored change with its outbox row, as the planner writes them."""
+    with store.session() as session:
+        change = Change(key=f"answered:test-{n}", event="answered", summary=f"answer {n}")
+        session.add(change)
+        session.flush()
+        session.add(
+            OutboxMessage(
+                change_id=change.id, channel="telegram", chat_id=chat_id,
+                idempotency_key=f"{change.id}:telegram:{chat_id}:0", text=f"alert {n}",
+            )
+        )  # fmt: skip
+
+
+async def test_digest_chat_gets_one_message_per_period(
+    tg_config: Config, tg_store: Store, fake: FakeBotAPI, kbot: bot.KamerwachtBot
+) -> None:
+    tg_store.register_chat(FOLLOW_CHAT)
+    tg_store.set_digest(FOLLOW_CHAT, True)
+    with tg_store.session() as session:
+        session.execute(
+            update(Chat).values(digest_sent_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+        )
+    for n in range(3):
+        add_alert(tg_store, FOLLOW_CHAT, n)
+    await jobs.deliver(tg_store, {"telegram": kbot.notifier}, tg_config)
+    (digest,) = fake.texts(FOLLOW_CHAT)
+    assert digest.startswith("<b>Your Kamerwacht digest</b>")
+    assert digest.count("Answer published") == 3
+    add_alert(tg_store, FOLLOW_CHAT, 3)
+    counts = await jobs.deliver(tg_store, {"telegram": kbot.notifier}, tg_config)
+    assert counts["deferred"] == 1
+    assert len(fake.texts(FOLLOW_CHAT)) == 1
+    held = outbox(tg_store)[-1]
+    wait = held.next_attempt_at.replace(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=23) < wait <= jobs.DIGEST_PERIOD
