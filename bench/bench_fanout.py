@@ -66,14 +66,14 @@ async def main(subscribers: int) -> int:
         print(f"crawl + diff + planning: {planning:.1f} s")
 
         kamerwacht = bot.KamerwachtBot(config, store, TOKEN)
-        await kamerwacht.application.initialize()
+        await kamerwacht.start()
         started = time.perf_counter()
         totals: collections.Counter[str] = collections.Counter()
         while store.outbox_counts().get("pending", 0):
             totals.update(await jobs.deliver(store, {"telegram": kamerwacht.notifier}, config))
             await asyncio.sleep(0)
         elapsed = time.perf_counter() - started
-        await kamerwacht.application.shutdown()
+        await kamerwacht.stop()
         engine.dispose()
 
     chats = collections.Counter(s.chat_id for s in fake.sent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import html
 import logging
@@ -87,6 +88,10 @@ def read_token(config: TelegramConfig, environ: Mapping[str, str] | None = None)
     return environ.get(config.token_env, "").strip() or None
 
 
+class TokenRejected(RuntimeError):
+    """Raised by `KamerwachtBot.start` when Telegram rejects the bot token (never shown)."""
+
+
 class RedactToken(logging.Filter):
     """Replaces the bot token in log records (library URLs and errors may contain it)."""
 
@@ -99,6 +104,11 @@ class RedactToken(logging.Filter):
         if self.token in message:
             record.msg = message.replace(self.token, "<token>")
             record.args = None
+        if record.exc_info:
+            # Library errors may quote the token (PTB's InvalidToken does): format it here.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = text.replace(self.token, "<token>")
+            record.exc_info = None
         return True
 
 
@@ -113,6 +123,8 @@ class TelegramNotifier:
         self._token = token
         self._chat_limits: collections.OrderedDict[int, AsyncLimiter] = collections.OrderedDict()
         self._paused_until = 0.0
+        # Set by `KamerwachtBot.start`; a bare notifier (tests, the bench) is ready at once.
+        self.ready = True
 
     def _redact(self, error: BaseException) -> str:
         return str(error).replace(self._token, "<token>") or type(error).__name__
@@ -125,6 +137,8 @@ class TelegramNotifier:
         return limiter
 
     async def send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> None:
+        if not self.ready:
+            raise RetryLater("the bot has not reached Telegram yet", after=30.0)
         wait = self._paused_until - time.monotonic()
         if wait > 0:
             raise RetryLater("flood control: sending is paused", after=wait)
@@ -295,6 +309,7 @@ class KamerwachtBot:
         token: str,
         request_timeout: float = 10.0,
         poll_timeout: int = 10,
+        retry_interval: float = 30.0,
     ) -> None:
         # Opt in to PTB 23's timedelta durations now (RetryAfter warns about them otherwise).
         os.environ.setdefault("PTB_TIMEDELTA", "1")
@@ -305,6 +320,8 @@ class KamerwachtBot:
         self.allowed = set(config.telegram.allowed_chat_ids)
         self.flood = CommandFlood()
         self.poll_timeout = poll_timeout
+        self.retry_interval = retry_interval
+        self._starting: asyncio.Task[None] | None = None
         self._redactor = RedactToken(token)
         # Before building: PTB logs its API URLs, token included, at debug level.
         for handler in logging.getLogger().handlers:
@@ -335,6 +352,7 @@ class KamerwachtBot:
             .build()
         )
         self.notifier = TelegramNotifier(self.application, token)
+        self.notifier.ready = False
         for command in COMMANDS:
             callback: Handler = getattr(self, f"cmd_{command.name}")
             self.application.add_handler(
@@ -346,7 +364,36 @@ class KamerwachtBot:
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Initialize, start polling and handling updates (PTB's manual lifecycle)."""
+        """Initialize, start polling and handling updates (PTB's manual lifecycle).
+
+        If Telegram cannot be reached, the daemon goes on (alerts wait in the outbox) and the
+        bot keeps trying in the background. A rejected token is fatal: `TokenRejected`.
+        """
+        try:
+            await self._start_once()
+        except InvalidToken:
+            raise TokenRejected("Telegram rejected the bot token") from None
+        except NetworkError as exc:
+            logger.warning("Telegram is unreachable (%s); retrying", self._redact(exc))
+            self._starting = asyncio.create_task(self._keep_starting())
+
+    async def _keep_starting(self) -> None:
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            try:
+                await self._start_once()
+            except InvalidToken:
+                logger.error("Telegram rejected the bot token; alerts stay in the outbox")
+                return
+            except NetworkError as exc:
+                logger.warning("Telegram is still unreachable (%s)", self._redact(exc))
+                continue
+            return
+
+    def _redact(self, error: BaseException) -> str:
+        return str(error).replace(self._redactor.token, "<token>") or type(error).__name__
+
+    async def _start_once(self) -> None:
         await self.application.initialize()
         await self.application.bot.set_my_commands(
             [BotCommand(c.name, c.description) for c in COMMANDS if not c.admin]
@@ -356,9 +403,15 @@ class KamerwachtBot:
             timeout=self.poll_timeout, poll_interval=0.0, drop_pending_updates=False
         )
         await self.application.start()
+        self.notifier.ready = True
         logger.info("telegram bot started")
 
     async def stop(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
+        self.notifier.ready = False
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()

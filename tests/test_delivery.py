@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
@@ -40,9 +41,9 @@ def tg_store(migrated: Engine, tg_config: Config) -> Store:
 @pytest.fixture
 async def kbot(tg_config: Config, tg_store: Store) -> AsyncIterator[bot.KamerwachtBot]:
     instance = bot.KamerwachtBot(tg_config, tg_store, TOKEN, request_timeout=1.0, poll_timeout=1)
-    await instance.application.initialize()
+    await instance.start()
     yield instance
-    await instance.application.shutdown()
+    await instance.stop()
 
 
 async def run_timeline(
@@ -292,3 +293,39 @@ async def test_digest_chat_gets_one_message_per_period(
     held = outbox(tg_store)[-1]
     wait = held.next_attempt_at.replace(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)
     assert dt.timedelta(hours=23) < wait <= jobs.DIGEST_PERIOD
+
+
+async def test_unreachable_telegram_holds_alerts_until_the_bot_gets_through(
+    tg_config: Config, tg_store: Store, fake: FakeBotAPI
+) -> None:
+    fake.faults.down = True
+    instance = bot.KamerwachtBot(
+        tg_config, tg_store, TOKEN, request_timeout=1.0, poll_timeout=1, retry_interval=0.2
+    )
+    await instance.start()  # does not raise: the daemon goes on without Telegram
+    try:
+        tg_store.enqueue_direct("telegram", "note", [TOPIC_CHAT], "waiting")
+        counts = await jobs.deliver(tg_store, {"telegram": instance.notifier}, tg_config)
+        assert counts["deferred"] == 1
+        assert outbox(tg_store)[0].attempts == 0
+        fake.faults.down = False
+        for _ in range(100):
+            if instance.notifier.ready:
+                break
+            await asyncio.sleep(0.05)
+        make_due(tg_store)
+        await jobs.deliver(tg_store, {"telegram": instance.notifier}, tg_config)
+        assert fake.texts(TOPIC_CHAT) == ["waiting"]
+    finally:
+        await instance.stop()
+
+
+async def test_a_rejected_token_stops_the_bot_without_showing_the_token(
+    tg_config: Config, tg_store: Store, fake: FakeBotAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance = bot.KamerwachtBot(tg_config, tg_store, "999:WRONG-secret", request_timeout=1.0)
+    with pytest.raises(bot.TokenRejected) as raised:
+        await instance.start()
+    assert "WRONG-secret" not in str(raised.value)
+    assert "WRONG-secret" not in caplog.text
+    await instance.stop()

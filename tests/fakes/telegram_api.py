@@ -92,6 +92,7 @@ class Faults:
     flood: dict[int, tuple[int, int]] = field(default_factory=dict)  # chat: (times, retry_after)
     stall_seconds: float = 0.0
     stall_times: int = 0
+    down: bool = False  # every method answers 502, as when Telegram cannot be reached
     hold: threading.Event | None = None  # while set to an unset Event, sendMessage hangs
 
 
@@ -225,6 +226,8 @@ class FakeBotAPI:
         method = path[len(prefix) :]
         with self._lock:
             self.calls.append((method, params))
+        if self.faults.down:
+            return self._error(502, "Bad Gateway")
         if method == "getMe":
             return self._ok({"id": 123456, "is_bot": True, "first_name": "Kamerwacht",
                              "username": "kamerwacht_test_bot", "can_join_groups": False,
