@@ -669,7 +669,9 @@ class KamerwachtBot:
         if self.flood.allow(chat) is not True:
             await query.answer("Too many requests; please wait a minute.")
             return
-        if action == "follow" and _QUESTION_SET.fullmatch(value) and self.may_subscribe(chat):
+        if action == "follow" and not self.may_subscribe(chat):
+            await query.answer("Sorry, this Kamerwacht bot is private.")
+        elif action == "follow" and _QUESTION_SET.fullmatch(value):
             text = await self._follow(update, chat, value.upper())
             await query.answer(html.unescape(re.sub(r"<[^>]+>", "", text))[:200])
         elif action == "mute" and value.isdigit():
