@@ -48,7 +48,11 @@ FRAMES: tuple[tuple[str, str], ...] = (
     (r"voornemen|voornemens|niet van plan", "policy"),
     (r"niet voorzien", "policy"),
     (r"uitgangspunt", "policy"),
-    (r"(?:voor zover|voorzover) (?:mij |ons |nu )?bekend", "knowledge"),
+    (
+        r"(?:voor zover|voorzover) (?:\w+ ){0,4}?(?:bekend|nagegaan|na te gaan|overzien|weten)",
+        "knowledge",
+    ),
+    (r"(?:mij|ons) (?:geen|niets|niet) (?:\w+ ){0,2}?bekend", "knowledge"),
     (r"(?:is|zijn) (?:mij |ons )?niet bekend", "knowledge"),
     (r"niet bekend", "knowledge"),
     (r"naar mijn weten|bij mijn weten|mijns inziens|naar mijn informatie", "knowledge"),
@@ -65,6 +69,10 @@ HEDGES = (
     "naar verwachting", "naar het zich laat aanzien", "voorshands", "zo goed als", "nagenoeg",
     "vrijwel", "nauwelijks", "in beperkte mate", "nog niet", "in de huidige situatie",
     "op basis van de huidige inzichten", "naar mijn oordeel", "lijkt", "lijken",
+    "naar ik verwacht", "naar ik aanneem", "ik verwacht dat", "ik ga ervan uit dat",
+    "ik ga er van uit dat", "het ligt in de verwachting", "naar schatting", "wellicht",
+    "misschien", "zo mogelijk", "waar mogelijk", "indien mogelijk", "aannemelijk",
+    "voor zover nu kan worden nagegaan", "voor zover kan worden nagegaan",
 )  # fmt: skip
 
 # Qualifiers that restrict who, where or when a statement covers. `(?-i:…)` parts need capitals.
@@ -77,6 +85,8 @@ RESTRICTIVE = (
     r"tijdens [\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
     r"in (?!(?-i:heel )?(?-i:Nederland|Europa|Den Haag)\b)(?-i:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)",
     r"in (?:een|het) (?:deel|aantal) van", r"onder voorwaarden", r"onder bepaalde voorwaarden",
+    r"tenzij", r"mits", r"behoudens", r"de meeste", r"een deel van", r"een aantal",
+    r"in [\w-]*gebied(?:en)?", r"in (?:de|het) [\w-]*(?:regio|gebied|wijk|wijken|buurt)",
 )  # fmt: skip
 BROAD = (
     r"in (?:heel )?nederland", r"overal", r"altijd", r"in alle gevallen", r"alle", r"iedere?",
@@ -114,12 +124,16 @@ ACTORS = (
     r"(?-i:[A-Z][\w-]*(?:raad|dienst|inspectie|autoriteit|bureau|waterstaat|bank|kamer|commissie|"
     r"centrum|instituut|agentschap|toezicht))",
     r"(?-i:[A-Z][A-Za-z]*[A-Z][A-Za-z]*)",
+    # any other proper noun inside a sentence ("gegund aan Capgemini", "de Nederlandse
+    # Zorgautoriteit"); a capital after a full stop only starts a sentence
+    r"(?<=[a-zà-ÿ,] )(?-i:[A-Z][a-zà-ÿ'-]+(?: [A-Z][a-zà-ÿ'-]+)*)",
 )  # fmt: skip
 # Capitalised abbreviations that name no actor: laws, units, roman numerals, generic terms.
 NOT_ACTORS = frozenset((
     "avg", "wob", "woo", "ai", "ii", "iii", "iv", "vi", "bsn", "ict", "btw", "bbp", "eur", "pdf",
     "html", "ok", "nb", "ps", "ceo", "cao", "mkb", "wmo", "wlz", "zvw", "ggz", "io", "ivm", "dwz",
-    "tav", "oa", "nl", "eu-lidstaten",
+    "tav", "oa", "nl", "eu-lidstaten", "nederland", "nederlandse", "europa", "europese", "kamer",
+    "tweede kamer", "eerste kamer", "wet", "koning", "rijk", "staat", "ik", "nee", "ja",
 ))  # fmt: skip
 
 NUMBER_WORDS = (
@@ -129,7 +143,8 @@ NUMBER_WORDS = (
     "honderden", "duizend", "duizenden", "miljoen", "miljard", "ongeveer", "circa", "ruim",
     "bijna", "enkele", "tientallen", "meerdere", "dozijn", "januari", "februari", "maart",
     "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december",
-    "half", "helft", "kwart", "procent", "verdubbeld", "gehalveerd",
+    "half", "helft", "kwart", "procent", "verdubbeld", "gehalveerd", "tweede", "derde",
+    "vierde", "vijfde", "zesde", "zevende", "achtste", "negende", "tiende", "honderdste",
 )  # fmt: skip
 
 # Numbers that refer to something instead of counting it: question, answer and footnote
@@ -400,7 +415,38 @@ def _negation_flipped(s: Sides) -> str | None:
         s.claim(new=new_neg)
         phrase = negation_phrase(s.new, new_neg[0]) or new_neg[0].text
         return f"negation {_quote(phrase)} added to a positive statement"
+    # Both sides negate something, but one statement lost (or gained) its own negation:
+    # "geen wapens geleverd die niet op de lijst stonden" → "wapens geleverd die niet …".
+    for negs, text, other, verb in (
+        (old_neg, s.old, s.new, "is gone"),
+        (new_neg, s.new, s.old, "added"),
+    ):
+        for hit in negs:
+            after = _NEXT_WORD.match(text, hit.end)
+            if after is None:
+                continue
+            word = after.group(1)
+            if _bare_word(other, word):
+                s.claim(**({"old": [hit]} if verb == "is gone" else {"new": [hit]}))
+                phrase = negation_phrase(text, hit) or hit.text
+                return (
+                    f"{_quote(phrase)} {verb}"
+                    if verb == "is gone"
+                    else (f"negation {_quote(phrase)} added to a positive statement")
+                )
     return None
+
+
+_NEXT_WORD = re.compile(r"\s+([^\W\d_]{3,})")
+
+
+def _bare_word(text: str, word: str) -> bool:
+    """Whether `word` stands in `text` without a negation right before it."""
+    for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I):
+        before = text[: m.start()].split()
+        if not before or not _NEGATION.fullmatch(before[-1]):
+            return True
+    return False
 
 
 def _number_changed(s: Sides) -> str | None:
@@ -411,8 +457,9 @@ def _number_changed(s: Sides) -> str | None:
     old_c = Counter(_quantity_key(h.text) for h in old_q)
     new_c = Counter(_quantity_key(h.text) for h in new_q)
     gone, came = old_c - new_c, new_c - old_c
-    # A number added where the sentence had none is new content, not a changed number.
-    if not gone and not (came and old_c):
+    # A number added where the sentence had none is new content, and a number dropped with no
+    # number left is removed content: neither is a changed number.
+    if not ((gone and new_c) or (came and old_c)):
         return None
     gone_hits = [h for h in old_q if _quantity_key(h.text) in gone]
     came_hits = [h for h in new_q if _quantity_key(h.text) in came]
