@@ -55,7 +55,8 @@ FRAMES: tuple[tuple[str, str], ...] = (
     (r"(?:mij|ons) (?:geen|niets|niet) (?:\w+ ){0,2}?bekend", "knowledge"),
     (r"(?:is|zijn) (?:mij |ons )?niet bekend", "knowledge"),
     (r"niet bekend", "knowledge"),
-    (r"naar mijn weten|bij mijn weten|mijns inziens|naar mijn informatie", "knowledge"),
+    (r"naar mijn weten|bij mijn weten|naar mijn informatie", "knowledge"),
+    (r"naar (?:mijn|ons) (?:oordeel|mening|inschatting)|mijns inziens|ons inziens", "judgement"),
     (r"(?:geen|niet de) aanwijzingen?", "knowledge"),
     (r"geen zicht op|niet geregistreerd|niet bijgehouden|niet na te gaan", "knowledge"),
 )
@@ -69,7 +70,7 @@ HEDGES = (
     "naar verwachting", "naar het zich laat aanzien", "voorshands", "zo goed als", "nagenoeg",
     "vrijwel", "nauwelijks", "in beperkte mate", "nog niet", "in de huidige situatie",
     "op basis van de huidige inzichten", "naar mijn oordeel", "lijkt", "lijken",
-    "naar ik verwacht", "naar ik aanneem", "ik verwacht dat", "ik ga ervan uit dat",
+    "naar ik verwacht", "naar ik aanneem", "naar ons oordeel", "naar mijn mening", "mijns inziens", "ik verwacht dat", "ik ga ervan uit dat",
     "ik ga er van uit dat", "het ligt in de verwachting", "naar schatting", "wellicht",
     "misschien", "zo mogelijk", "waar mogelijk", "indien mogelijk", "aannemelijk",
     "voor zover nu kan worden nagegaan", "voor zover kan worden nagegaan",
@@ -85,7 +86,9 @@ RESTRICTIVE = (
     r"tijdens [\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
     r"in (?!(?-i:heel )?(?-i:Nederland|Europa|Den Haag)\b)(?-i:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)",
     r"in (?:een|het) (?:deel|aantal) van", r"onder voorwaarden", r"onder bepaalde voorwaarden",
-    r"tenzij", r"mits", r"behoudens", r"de meeste", r"een deel van", r"een aantal",
+    r"tenzij", r"mits", r"behoudens", r"in de zin van", r"(?:zoals |als )?bedoeld in",
+    r"strikt genomen", r"direct", r"rechtstreeks", r"actief", r"bewust", r"formeel", r"officieel",
+    r"als zodanig", r"de meeste", r"een deel van", r"een aantal",
     r"in [\w-]*gebied(?:en)?", r"in (?:de|het) [\w-]*(?:regio|gebied|wijk|wijken|buurt)",
 )  # fmt: skip
 BROAD = (
@@ -105,14 +108,14 @@ ADMISSIONS = (
 # Named organisations and systems; persons are found after a title ("Minister Hoekstra"), and any
 # acronym of capitals ("CBS") or organisation-shaped proper noun ("Gezondheidsraad") also counts.
 ACTORS = (
+    r"(?:het )?ministerie van (?-i:[A-Z][\w-]*(?:(?:, | en | )[A-Z][\w-]*)*)",
+    r"(?:de )?(?:minister|staatssecretaris) van (?-i:[A-Z][\w-]*(?:(?:, | en | )[A-Z][\w-]*)*)",
     r"(?:de )?politie", r"(?:de )?(?:kmar|koninklijke marechaussee)", r"(?:de )?aivd",
     r"(?:de )?mivd", r"(?:de )?nctv", r"(?:het )?(?:om|eom|(?:europees )?openbaar ministerie)", r"(?:de )?ind",
     r"(?:het )?nfi", r"(?:de )?autoriteit persoonsgegevens", r"(?:de )?rijksrecherche",
     r"(?:de )?belastingdienst", r"(?:de )?douane", r"(?:de )?dienst justiti[eë]le inrichtingen",
     r"europol", r"interpol", r"frontex", r"(?:de )?gemeenten?", r"(?:de )?burgemeesters?",
     r"(?:de )?provincies?", r"(?:de )?waterschappen", r"(?:de )?(?:europese commissie|eu)",
-    r"(?:het )?ministerie van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)",
-    r"(?:de )?minister van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)", r"(?:de )?staatssecretaris",
     r"(?:de )?inspectie [\w]+(?: en [\w]+)?", r"(?:de )?raad van state", r"(?:de )?rechtspraak",
     r"(?:de )?nationale ombudsman", r"(?:de )?algemene rekenkamer", r"(?:het )?kabinet",
     r"defensie", r"catch", r"clearview(?: ai)?", r"justis", r"(?:de )?nationale politie",
@@ -121,6 +124,7 @@ ACTORS = (
     r"(?:het )?rivm", r"(?:de )?rdw", r"(?:het )?cjib", r"(?:de )?gezondheidsraad",
     r"(?:de )?(?:minister|staatssecretaris|burgemeester|wethouder|commissaris|premier|"
     r"minister-president|de heer|mevrouw|heer) (?-i:(?:(?:van|de|der|den|Van|De|Den|Der|ter|Ter) )*[A-Z][\w-]+)",
+    r"(?:de )?staatssecretaris",
     r"(?-i:[A-Z][\w-]*(?:raad|dienst|inspectie|autoriteit|bureau|waterstaat|bank|kamer|commissie|"
     r"centrum|instituut|agentschap|toezicht))",
     r"(?-i:[A-Z][A-Za-z]*[A-Z][A-Za-z]*)",
@@ -168,9 +172,10 @@ _NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")
 # --- compiled tables -----------------------------------------------------------------------------
 
 
-def _compile(words: Iterable[str]) -> re.Pattern[str]:
-    # One alternation per table, longest first, so "niet helemaal juist" wins over "niet juist".
-    ordered = sorted(words, key=len, reverse=True)
+def _compile(words: Iterable[str], as_written: bool = False) -> re.Pattern[str]:
+    # One alternation per table, longest first, so "niet helemaal juist" wins over "niet juist";
+    # patterns (not phrases) are tried in the order written, most specific first.
+    ordered = list(words) if as_written else sorted(words, key=len, reverse=True)
     return re.compile(rf"(?<![\w-])(?:{'|'.join(f'(?:{w})' for w in ordered)})(?![\w-])", re.I)
 
 
@@ -181,7 +186,7 @@ _HEDGES = _compile(HEDGES)
 _RESTRICTIVE = _compile(RESTRICTIVE)
 _BROAD = _compile(BROAD)
 _ADMISSIONS = _compile(ADMISSIONS)
-_ACTORS = _compile(ACTORS)
+_ACTORS = _compile(ACTORS, as_written=True)
 _NUMBER_WORD = _compile(NUMBER_WORDS)
 _EMPHATIC_WEL = re.compile(r"(?<![\w-])w[ée]l(?![\w-])", re.I)
 _ARTICLE = re.compile(r"^(?:de|het)\s+", re.I)
@@ -415,6 +420,8 @@ def _negation_flipped(s: Sides) -> str | None:
         s.claim(new=new_neg)
         phrase = negation_phrase(s.new, new_neg[0]) or new_neg[0].text
         return f"negation {_quote(phrase)} added to a positive statement"
+    if any(_NEGATION.search(hit.text) for hit, _ in s.before.frames):
+        return None  # "niet bekend of X" → "X niet": a claim of knowledge, not a flip
     # Both sides negate something, but one statement lost (or gained) its own negation:
     # "geen wapens geleverd die niet op de lijst stonden" → "wapens geleverd die niet …".
     for negs, text, other, verb in (
