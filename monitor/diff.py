@@ -25,6 +25,7 @@ from monitor.records import (
 
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
 _PAIR_CUTOFF = 0.45
+_MOVED_EDIT_CUTOFF = 0.6  # a moved sentence must keep most of its words to count as edited
 _MAX_REWRITE = 3  # sentences per side of a rewritten passage compared as one
 _MAX_PAIRING = 400  # sentence pairs per replaced block; beyond this, fall back to delete + insert
 
@@ -73,6 +74,28 @@ def _pair(old: list[str], new: list[str]) -> list[tuple[str, str]]:
     return [*_pair(old[:bi], new[:bj]), (old[bi], new[bj]), *_pair(old[bi + 1 :], new[bj + 1 :])]
 
 
+def _pair_moved_edits(pairs: list[tuple[str, str]], moved: set[str]) -> list[tuple[str, str]]:
+    """A sentence that moved *and* changed is a replacement at its new place, not a deletion
+    here and an insertion there: pair left-over deletions and insertions that are close."""
+    deletes = [
+        i for i, (o, n) in enumerate(pairs) if o and not n and comparison_key(o) not in moved
+    ]
+    inserts = [
+        j for j, (o, n) in enumerate(pairs) if n and not o and comparison_key(n) not in moved
+    ]
+    if not deletes or not inserts or len(deletes) * len(inserts) > _MAX_PAIRING:
+        return pairs
+    pairs = list(pairs)
+    dropped: set[int] = set()
+    for j in inserts:
+        scored = [(_similarity(pairs[i][0], pairs[j][1]), i) for i in deletes if i not in dropped]
+        best = max(scored, default=(0.0, -1))
+        if best[0] >= _MOVED_EDIT_CUTOFF:
+            pairs[j] = (pairs[best[1]][0], pairs[j][1])
+            dropped.add(best[1])
+    return [pair for i, pair in enumerate(pairs) if i not in dropped]
+
+
 def sentence_changes(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[SentenceChange, ...]:
     """Changed sentences between two answers' paragraphs; moved sentences are marked as moves."""
     old_s = sentences.split_paragraphs(old)
@@ -91,6 +114,7 @@ def sentence_changes(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[Senten
     deleted = {comparison_key(o) for o, n in pairs if o and not n}
     inserted = {comparison_key(n) for o, n in pairs if n and not o}
     moved = deleted & inserted
+    pairs = _pair_moved_edits(pairs, moved)
     changes: list[SentenceChange] = []
     for o, n in pairs:
         if o and n and o == n:

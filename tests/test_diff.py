@@ -116,3 +116,21 @@ def test_standalone_html_escapes_every_piece_of_upstream_text() -> None:
     assert "&lt;b&gt;old&lt;/b&gt;.xml" in page
     assert "default-src 'none'" in page
     assert "denial_weakened" in page
+
+
+def test_a_sentence_moved_and_edited_is_one_replacement_at_its_new_place() -> None:
+    old = segment.parse_text(
+        "Antwoord 1\nDe inspectie heeft het rapport ontvangen. Er zijn 12 meldingen gedaan"
+        " bij het meldpunt van de gemeente. Het onderzoek loopt nog.",
+        Rendition.TEXT,
+    )
+    new = segment.parse_text(
+        "Antwoord 1\nEr zijn 14 meldingen gedaan bij het meldpunt van de gemeente. De inspectie"
+        " heeft het rapport ontvangen. Het onderzoek loopt nog.",
+        Rendition.TEXT,
+    )
+    (question,) = diff.compare(old, new).questions
+    assert [(s.op, s.kinds) for s in question.sentences] == [
+        ("replace", (ChangeKind.NUMBER_CHANGED,))
+    ]
+    assert "“12” → “14”" in question.reasons[0]
