@@ -65,6 +65,8 @@ PAGE_FURNITURE: tuple[re.Pattern[str], ...] = tuple(
 # lowercase, so the hyphen was only there for the line break. "Noord-\nHolland" keeps its hyphen.
 _LINE_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(?=[a-zà-ÿ])")
 _SPACES = re.compile(r"\s+")
+# "270 000" with a thin or no-break space is the typeset form of "270.000".
+_SPACED_THOUSANDS = re.compile(r"(?<=\d)[\u202f\u2009\u00a0](?=\d{3}\b)")
 _BULLET = re.compile(r"^\s*(?:[-*·•▪◦–—]|\d+[.)]|[a-z][.)])\s+", re.MULTILINE)
 # Footnote markers flattened into the text by PDF extraction: digits glued to a word or to
 # closing punctuation ("software1 ", "gedaan.2 "). Real numbers stand apart from words.
@@ -129,6 +131,7 @@ def clean(text: str) -> str:
     '"Niet" gedaan - gezichtsherkenning'
     """
     text = unicodedata.normalize("NFC", text)
+    text = _SPACED_THOUSANDS.sub(".", text)
     if "\n" in text:
         text = _drop_furniture_lines(text)
     text = _LINE_HYPHEN.sub(r"\1", text)

@@ -89,3 +89,10 @@ def test_list_bullets_are_dropped(bullet: str) -> None:
 )  # fmt: skip
 def test_dutch_sentences_survive_abbreviations_and_numbers(text: str, expected: list[str]) -> None:
     assert sentences.split(text) == expected
+
+
+@pytest.mark.parametrize("typeset", ["270\u202f000", "270\u00a0000", "270.000", "270000"])
+def test_typeset_thousands_are_one_number(typeset: str) -> None:
+    assert comparison_key(f"Het gaat om € {typeset} per jaar.") == comparison_key(
+        "Het gaat om 270.000 euro per jaar."
+    )
