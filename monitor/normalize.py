@@ -71,8 +71,8 @@ _BULLET = re.compile(r"^\s*(?:[-*·•▪◦–—]|\d+[.)]|[a-z][.)])\s+", re.M
 # Footnote markers flattened into the text by PDF extraction: digits glued to a word or to
 # closing punctuation ("software1 ", "gedaan.2 "). Real numbers stand apart from words.
 _FOOTNOTE_MARKER = re.compile(
-    r"(?<=[^\W\d_]{2})\d{1,2}(?=[\s.,;:)]|$)"
-    r"|(?<=[^\W\d_][.,;:)\"'])\d{1,2}(?=\s|$)"
+    r"(?<=[a-zà-ÿ]{2})\d{1,2}(?=[\s.,;:)]|$)"
+    r"|(?<=[^\W\d_%][.,;:)\"'])\d{1,2}(?=\s|$)|(?<=%[.,;:)])\d{1,2}(?=\s|$)"
     # after a year ("in 2023.1 "); never after a decimal comma ("2,3 miljoen")
     r"|(?<=\d{4}[.;:)])\d{1,2}(?=\s|$)|(?<=\d[;:)])\d{1,2}(?=\s|$)"
 )
@@ -167,7 +167,7 @@ def answer_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> tuple[str, ...
 
     >>> answer_paragraphs(["Dat wordt op dit", "Pagina 2 van 4", "moment niet gedaan.1",
     ...                    "1 Zie Kamerstuk 26 643, nr. 1."])
-    ('Dat wordt op dit moment niet gedaan.1',)
+    ('Dat wordt op dit moment niet gedaan.',)
     """
     markers: set[str] | None = None  # found only when a paragraph looks like a footnote text
     out: list[str] = []
@@ -185,7 +185,9 @@ def answer_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> tuple[str, ...
             out[-1] = joined + paragraph
         else:
             out.append(paragraph)
-    return tuple(out)
+    # Markers go only after the footnote texts were recognised by them; a marker left in the
+    # text would glue two sentences together ("politie.3 Abusievelijk").
+    return tuple(strip_footnote_markers(p) for p in out)
 
 
 @functools.lru_cache(maxsize=16384)

@@ -57,7 +57,7 @@ def test_a_paragraph_cut_by_a_page_break_is_joined_and_footnote_texts_dropped() 
         "Nieuwe alinea.",
     ]
     assert answer_paragraphs(paragraphs) == (
-        "De Wet goed verhuurderschap is op 1 juli 2023 in werking getreden.1 Gemeenten kunnen "
+        "De Wet goed verhuurderschap is op 1 juli 2023 in werking getreden. Gemeenten kunnen "
         "sindsdien een vergunning eisen.",
         "Nieuwe alinea.",
     )
