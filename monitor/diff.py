@@ -200,6 +200,13 @@ def compare(old: ParsedDocument, new: ParsedDocument, carry_forward: bool = Fals
         question = question_item.text if question_item else ""
         old_item, new_item = old.answer_for(number), new.answer_for(number)
         if old_item is not None and new_item is not None and old_item.numbers != new_item.numbers:
+            # One rendition answers "5 en 6" together, the other answers 6 with "zie het
+            # antwoord op vraag 5": the same answer, laid out differently.
+            if _refers_to_combined(new_item, old_item, number) or _refers_to_combined(
+                old_item, new_item, number
+            ):
+                diffs.append(QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question))
+                continue
             if number != new_item.numbers[0] and number != old_item.numbers[0]:
                 diffs.append(QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question))
                 continue
@@ -215,6 +222,16 @@ def compare(old: ParsedDocument, new: ParsedDocument, carry_forward: bool = Fals
                              (SentenceChange("insert", "", text),))
             )  # fmt: skip
     return DocumentDiff(tuple(diffs))
+
+
+def _refers_to_combined(single: Item, combined: Item, number: str) -> bool:
+    """Whether `single` only points to another number that `combined` answers together."""
+    others = set(combined.numbers) - {number}
+    return (
+        number in combined.numbers
+        and bool(set(single.see_also) & others)
+        and len(" ".join(single.paragraphs)) < 200
+    )
 
 
 def _number_order(number: str) -> tuple[int, str]:

@@ -134,3 +134,29 @@ def test_a_sentence_moved_and_edited_is_one_replacement_at_its_new_place() -> No
         ("replace", (ChangeKind.NUMBER_CHANGED,))
     ]
     assert "“12” → “14”" in question.reasons[0]
+
+
+def test_answers_combined_in_one_rendition_and_split_in_another_are_unchanged() -> None:
+    combined = segment.parse_text(
+        "Antwoord 5 en 6\nHet gebruik van Clearview AI is niet toegestaan.", Rendition.TEXT
+    )
+    split = segment.parse_text(
+        "Antwoord 5\nHet gebruik van Clearview AI is niet toegestaan.\n\n"
+        "Antwoord 6\nZie het antwoord op vraag 5.",
+        Rendition.TEXT,
+    )
+    for old, new in ((combined, split), (split, combined)):
+        result = diff.compare(old, new)
+        assert {q.number: q.status for q in result.questions} == {
+            "5": "unchanged",
+            "6": "unchanged",
+        }
+    changed = segment.parse_text(
+        "Antwoord 5\nHet gebruik van Clearview AI is toegestaan.\n\n"
+        "Antwoord 6\nZie het antwoord op vraag 5.",
+        Rendition.TEXT,
+    )
+    result = diff.compare(combined, changed)
+    assert [(q.number, q.kinds) for q in result.substantive] == [
+        ("5", (ChangeKind.NEGATION_FLIPPED,))
+    ]
