@@ -80,7 +80,7 @@ HEDGES = (
 RESTRICTIVE = (
     r"in de (?:publieke|openbare) ruimte", r"door (?:de|het) [a-z][\w-]+",
     r"binnen (?:de|het) [\w-]+", r"in de [\w-]*organisatie", r"bij (?:de|het) [a-z][\w-]+",
-    r"alleen", r"uitsluitend", r"slechts", r"enkel", r"met uitzondering van", r"behalve",
+    r"alleen", r"uitsluitend", r"slechts", r"(?<!geen )enkel", r"met uitzondering van", r"behalve",
     r"op beperkte schaal", r"in (?:bepaalde|sommige|enkele) gevallen", r"in een aantal gevallen",
     r"incidenteel", r"voor zover het [\w\s]+? betreft", r"in het kader van [\w\s]+?(?=[,.]|$)",
     r"tijdens [\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
@@ -373,6 +373,14 @@ def _denial_weakened(s: Sides) -> str | None:
             f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} is now qualified by"
             f" {_list(qualifiers)}"
         )
+    inserted = _inserted_after_negation(s.old, old_neg, s.new, new_neg)
+    if inserted:
+        s.claim(old=old_neg, new=new_neg)
+        return (
+            f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} → "
+            f"{_quote(negation_phrase(s.new, new_neg[0]) or '')}: the negation now covers less"
+            f" ({_quote(inserted)} added)"
+        )
     # A denial that now covers less ("niet gedaan" → "niet door de politie gedaan") is weaker:
     # what it no longer covers may well happen. The qualifiers stay for scope_narrowed to name.
     narrower = _missing(list(s.after.restrictive), list(s.before.restrictive))
@@ -386,6 +394,38 @@ def _denial_weakened(s: Sides) -> str | None:
         return (
             f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} now covers less: {_list(narrower)}"
         )
+    return None
+
+
+# Words that strengthen a negation rather than narrow it ("geen enkel bezwaar").
+_INTENSIFIERS = frozenset(
+    ("enkel", "enkele", "enige", "absoluut", "helemaal", "volstrekt", "totaal", "zeker", "echt",
+     "nooit", "in", "het", "geheel", "wel", "of", "nauwelijks")
+)  # fmt: skip
+_TOKENS = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+
+
+def _inserted_after_negation(
+    old: str, old_neg: list[Hit], new: str, new_neg: list[Hit]
+) -> str | None:
+    """Words slipped in right after an unchanged negation ("geen camera's" → "geen vaste
+    camera's", "niet gedaan" → "niet meer gedaan"): the denial now covers less."""
+    for o in old_neg:
+        for n in new_neg:
+            if o.text.casefold() != n.text.casefold():
+                continue
+            before = _TOKENS.findall(old[o.end :])[:3]
+            after = _TOKENS.findall(new[n.end :])[:5]
+            if not before or after[: len(before)] == before:
+                continue
+            extra, k = [], 0
+            for word in after:
+                if k < len(before) and word.casefold() == before[k].casefold():
+                    k += 1
+                elif k == 0 or k < len(before):
+                    extra.append(word)
+            if k == len(before) and extra and not any(w.casefold() in _INTENSIFIERS for w in extra):
+                return " ".join(extra)
     return None
 
 
@@ -450,8 +490,8 @@ _NEXT_WORD = re.compile(r"\s+([^\W\d_]{3,})")
 def _bare_word(text: str, word: str) -> bool:
     """Whether `word` stands in `text` without a negation right before it."""
     for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I):
-        before = text[: m.start()].split()
-        if not before or not _NEGATION.fullmatch(before[-1]):
+        before = text[: m.start()].split()[-2:]  # "geen enkel bezwaar" is still negated
+        if not any(_NEGATION.fullmatch(w) for w in before):
             return True
     return False
 
