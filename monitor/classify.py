@@ -59,6 +59,11 @@ FRAMES: tuple[tuple[str, str], ...] = (
     (r"naar (?:mijn|ons) (?:oordeel|mening|inschatting)|mijns inziens|ons inziens", "judgement"),
     (r"(?:geen|niet de) aanwijzingen?", "knowledge"),
     (r"geen zicht op|niet geregistreerd|niet bijgehouden|niet na te gaan", "knowledge"),
+    (
+        r"niet (?:met zekerheid )?(?:bevestigen|zeggen|vaststellen|garanderen|nagaan|uitsluiten)"
+        r"|niet met zekerheid",
+        "knowledge",
+    ),
 )
 
 HEDGES = (
@@ -88,7 +93,9 @@ RESTRICTIVE = (
     r"in (?:een|het) (?:deel|aantal) van", r"onder voorwaarden", r"onder bepaalde voorwaarden",
     r"tenzij", r"mits", r"behoudens", r"in de zin van", r"(?:zoals |als )?bedoeld in",
     r"strikt genomen", r"direct", r"rechtstreeks", r"actief", r"bewust", r"formeel", r"officieel",
-    r"als zodanig", r"de meeste", r"een deel van", r"een aantal",
+    r"als zodanig", r"grotendeels", r"deels", r"gedeeltelijk", r"voor een (?:groot )?deel",
+    r"merendeels", r"overwegend", r"primair", r"hoofdzakelijk", r"voornamelijk", r"in hoofdzaak",
+    r"met name", r"in het bijzonder", r"de meeste", r"een deel van", r"een aantal",
     r"in [\w-]*gebied(?:en)?", r"in (?:de|het) [\w-]*(?:regio|gebied|wijk|wijken|buurt)",
 )  # fmt: skip
 BROAD = (
@@ -148,6 +155,7 @@ NUMBER_WORDS = (
     "bijna", "enkele", "tientallen", "meerdere", "dozijn", "januari", "februari", "maart",
     "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december",
     "half", "helft", "kwart", "procent", "verdubbeld", "gehalveerd", "tweede", "derde",
+    "begin", "eind", "medio", "voorjaar", "najaar", "zomer", "winter", "zomerreces", "kerstreces",
     "vierde", "vijfde", "zesde", "zevende", "achtste", "negende", "tiende", "honderdste",
 )  # fmt: skip
 
