@@ -54,6 +54,11 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=False).ratio()
 
 
+def _long_words(text: str) -> set[str]:
+    """Words of four letters or more: a rewrite keeps at least one, unrelated text need not."""
+    return {w.casefold() for w in re.findall(r"[^\W\d_]{4,}", text)}
+
+
 def _pair(old: list[str], new: list[str]) -> list[tuple[str, str]]:
     """Pair the most similar sentences of a replaced block; the rest are deletes and inserts."""
     if not old or not new or len(old) * len(new) > _MAX_PAIRING:
@@ -68,8 +73,16 @@ def _pair(old: list[str], new: list[str]) -> list[tuple[str, str]]:
         # A short passage rewritten beyond word overlap ("Dat wordt niet gedaan." → "Daarvoor
         # wordt geen toestemming gegeven.") is still one statement replaced by another: classify
         # it as such, so a weakened denial is not reported as a deletion plus an insertion.
-        if len(old) <= _MAX_REWRITE and len(new) <= _MAX_REWRITE:
-            return [(" ".join(old), " ".join(new))]
+        joined_old, joined_new = " ".join(old), " ".join(new)
+        if (
+            len(old) <= _MAX_REWRITE
+            and len(new) <= _MAX_REWRITE
+            and (
+                _long_words(joined_old) & _long_words(joined_new)
+                or min(len(joined_old.split()), len(joined_new.split())) <= 3  # "Ja." → "Nee."
+            )
+        ):
+            return [(joined_old, joined_new)]
         return [(s, "") for s in old] + [("", s) for s in new]
     return [*_pair(old[:bi], new[:bj]), (old[bi], new[bj]), *_pair(old[bi + 1 :], new[bj + 1 :])]
 

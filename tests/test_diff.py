@@ -160,3 +160,11 @@ def test_answers_combined_in_one_rendition_and_split_in_another_are_unchanged() 
     assert [(q.number, q.kinds) for q in result.substantive] == [
         ("5", (ChangeKind.NEGATION_FLIPPED,))
     ]
+
+
+def test_an_unrelated_sentence_replacing_another_is_not_read_as_its_rewrite() -> None:
+    old = segment.parse_text("Antwoord 1\nJa. De aanvraag is ontvangen.", Rendition.TEXT)
+    new = segment.parse_text("Antwoord 1\nJa. Er is geen besluit genomen.", Rendition.TEXT)
+    (question,) = diff.compare(old, new).questions
+    assert [s.op for s in question.sentences] == ["delete", "insert"]
+    assert ChangeKind.NEGATION_FLIPPED not in question.kinds
