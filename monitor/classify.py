@@ -326,6 +326,8 @@ class Sides:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One row of the table: the kind it reports, what it means, and the check that finds it."""
+
     kind: ChangeKind
     description: str
     check: Callable[[Sides], str | None]
@@ -607,6 +609,8 @@ RULES: tuple[Rule, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    """The kinds one sentence change got, each with its reason, in rule-table order."""
+
     kinds: tuple[ChangeKind, ...]
     reasons: tuple[str, ...]
 
