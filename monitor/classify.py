@@ -88,7 +88,7 @@ RESTRICTIVE = (
     r"alleen", r"uitsluitend", r"slechts", r"(?<!geen )enkel", r"met uitzondering van", r"behalve",
     r"op beperkte schaal", r"in (?:bepaalde|sommige|enkele) gevallen", r"in een aantal gevallen",
     r"incidenteel", r"voor zover het [\w\s]+? betreft", r"in het kader van [\w\s]+?(?=[,.]|$)",
-    r"tijdens [\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
+    r"tijdens (?:de |het |een )?[\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
     r"in (?!(?-i:heel )?(?-i:Nederland|Europa|Den Haag)\b)(?-i:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)",
     r"in (?:een|het) (?:deel|aantal) van", r"onder voorwaarden", r"onder bepaalde voorwaarden",
     r"tenzij", r"mits", r"behoudens", r"in de zin van", r"(?:zoals |als )?bedoeld in",
@@ -102,6 +102,7 @@ BROAD = (
     r"in (?:heel )?nederland", r"overal", r"altijd", r"in alle gevallen", r"alle", r"iedere?",
     r"elke?", r"in het algemeen", r"landelijk", r"op grote schaal", r"structureel",
     r"in (?:heel )?europa", r"wereldwijd", r"zonder uitzondering", r"in geen enkel geval",
+    r"het (?:hele|gehele) jaar", r"jaarrond", r"permanent", r"in het hele land", r"voor iedereen",
 )  # fmt: skip
 
 ADMISSIONS = (
