@@ -257,6 +257,9 @@ class KoopSpider(KamerwachtSpider):
             errback=self.failed,
             cb_kwargs={"identifier": identifier},
             meta={"identifier": identifier},
+            # Every soft 404 redirects to the same error page: without this the duplicate filter
+            # would drop all but one of them, and those items would vanish from the crawl.
+            dont_filter=True,
         )
 
     def parse_publication(self, response: Response, identifier: str) -> Iterator[dict[str, Any]]:
