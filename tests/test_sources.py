@@ -339,3 +339,25 @@ def test_sru_diagnostic_and_metadata_are_read() -> None:
     assert following is None
     with pytest.raises(SruError, match="Unsupported query"):
         parse_sru(render_sru("http://x", {}, {"operation": "searchRetrieve", "query": "x"}))
+
+
+async def test_robots_txt_is_obeyed_and_other_hosts_are_refused(
+    tmp_path: Path, migrated: object, replay: ReplayServer
+) -> None:
+    from spiders.base import SpiderArgumentError
+    from spiders.files import FilesSpider
+
+    config = with_tweedekamer(tmp_path, replay)
+    store = Store(migrated, jobs.make_planner(config, telegram=False))  # type: ignore[arg-type]
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    await crawl_and_ingest(config, store, "syncfeed")
+    replay.state.robots = b"User-agent: *\nDisallow: /kamerstukken/\n"
+    start = len(replay.state.requests)
+    ingested = await crawl_and_ingest(config, store, "tweedekamer")
+    assert ingested is not None
+    assert ingested.versions == 0, (ingested.problems, replay.state.requests[start:])
+    assert not [r for r in replay.state.requests[start:] if r.startswith("/kamerstukken/")]
+    documents = json.dumps({"2021D35707": {"url": "https://example.com/file.pdf"}})
+    with pytest.raises(SpiderArgumentError, match="not in allowed_hosts"):
+        FilesSpider(documents=documents, allowed_hosts="127.0.0.1")
