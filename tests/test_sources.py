@@ -136,8 +136,9 @@ async def test_feed_pages_resume_after_a_crash_mid_page_without_loss_or_double_c
     documents = [r for r in records if isinstance(r, FeedEntity) and r.category == "Document"]
     assert len(documents) == 8
     # The daemon died while writing: the file stops two entries into the second page.
-    cut = [i for i, r in enumerate(records) if isinstance(r, FeedPage) and r.category == "Document"]
-    partial = records[: cut[0] + 3]
+    feed = [r for r in records if isinstance(r, FeedEntity | FeedPage) and r.category == "Document"]
+    cut = [i for i, r in enumerate(feed) if isinstance(r, FeedPage)]
+    partial = feed[: cut[0] + 3]
     crashed = result.path.with_name("crashed.jsonl")
     crashed.write_text("".join(dumps(r) + "\n" for r in partial), encoding="utf-8")
     ingested = jobs.ingest_file(store, crashed)
@@ -256,6 +257,7 @@ def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
         line = next(x for x in run.stdout.splitlines() if x.startswith("Document: 2021-08-01"))
+        print(line)  # the figure the issue asks for: shown with `pytest -s`
         requests = int(line.rsplit("(", 1)[1].split()[0])
         assert requests <= 20, line  # 4000 entries: walking would take 80 pages
         crawl_file = Path(run.stdout.splitlines()[-1].split("\t")[0])
