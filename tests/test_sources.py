@@ -258,6 +258,10 @@ def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests
         assert run.returncode == 0, run.stderr
         line = next(x for x in run.stdout.splitlines() if x.startswith("Document: 2021-08-01"))
         print(line)  # the figure the issue asks for: shown with `pytest -s`
+        progress = [x for x in run.stderr.splitlines() if "progress Document:" in x]
+        assert progress, "no progress line was logged (stderr is not a terminal here)"
+        assert "entries" in progress[-1]
+        assert "/s" in progress[-1]
         requests = int(line.rsplit("(", 1)[1].split()[0])
         assert requests <= 20, line  # 4000 entries: walking would take 80 pages
         crawl_file = Path(run.stdout.splitlines()[-1].split("\t")[0])
