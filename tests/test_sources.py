@@ -233,7 +233,7 @@ async def test_unpublished_koop_item_and_missing_page_are_not_yet_published(
 
 
 def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests(
-    tmp_path: Path,
+    tmp_path: Path, migrated: object
 ) -> None:
     state = ReplayState(page_size=50)
     for n in range(4000):  # 2019-01-01 .. about 2023-05: one entry every ten hours
@@ -248,8 +248,6 @@ def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests
             "poll_interval = 1.0", 'poll_interval = 1.0\ncategories = ["Document"]\nmax_pages = 1'
         )
         path.write_text(text_, encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "migrate"],
-                       check=True, capture_output=True, timeout=120)  # fmt: skip
         run = subprocess.run(
             [sys.executable, "-m", "monitor", "--config", str(path), "crawl", "syncfeed",
              "--since", "2021-08-01"],
