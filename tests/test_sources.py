@@ -174,7 +174,8 @@ async def test_a_5xx_burst_is_retried_and_the_crawl_recovers(
     assert ingested is not None
     assert ingested.entities == 1
     assert not ingested.problems
-    assert sum(1 for r in replay.state.requests if r.startswith("/SyncFeed/2.0/Feed")) > 4
+    feed = [r for r in replay.state.requests if r.startswith("/SyncFeed/2.0/Feed")]
+    assert feed.count(feed[0]) == 2, "the page answered with 503 was not asked again"
 
 
 async def test_truncated_feed_page_is_a_clear_error_and_the_cursor_stays(
@@ -365,3 +366,23 @@ async def test_robots_txt_is_obeyed_and_other_hosts_are_refused(
     documents = json.dumps({"2021D35707": {"url": "https://example.com/file.pdf"}})
     with pytest.raises(SpiderArgumentError, match="not in allowed_hosts"):
         FilesSpider(documents=documents, allowed_hosts="127.0.0.1")
+
+
+async def test_listing_walk_discovers_detail_pages(
+    tmp_path: Path, migrated: object, replay: ReplayServer
+) -> None:
+    extra = (
+        f'[sources.tweedekamer]\nenabled = true\nbase_url = "{replay.url}"\n'
+        "recheck_days = 1\nlisting_pages = 1\n"
+    )
+    config = config_module.load(write_config(tmp_path, replay, extra), environ={})
+    store = Store(migrated, jobs.make_planner(config, telegram=False))  # type: ignore[arg-type]
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    await crawl_and_ingest(config, store, "syncfeed")
+    assert store.tk_pages_to_fetch(1) == {}  # the 2021 documents are too old to recheck
+    ingested = await crawl_and_ingest(config, store, "tweedekamer")
+    assert ingested is not None
+    assert ingested.versions == 1
+    listing = [r for r in replay.state.requests if r.startswith("/kamerstukken/kamervragen?")]
+    assert len(listing) == 1
