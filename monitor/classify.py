@@ -3,21 +3,35 @@
 Every rule is a named function over the old and new sentence that returns a reason (naming the
 words that triggered it) or nothing. `RULES` is the whole table, in the order rules are tried;
 a journalist can read it top to bottom. Nothing here is learned or weighted.
+
+A rule that fires *claims* the words it names, so a later rule does not report the same words a
+second time: "voor zover mij bekend" in front of a denial is a weakened denial, not also an added
+hedge; "de politie" replaced by "de KMar" is a changed actor, not also a changed scope.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
-from monitor.normalize import clean, comparison_key
+from monitor.normalize import NUMBER_WORDS as _DIGITS_OF
+from monitor.normalize import clean, comparison_key, strip_footnote_markers
 from monitor.records import SEVERITY_OF_KIND, ChangeKind, Severity
 
-# --- cue lists -----------------------------------------------------------------------------------
+# --- cue lists (read these first: they are the classifier) ---------------------------------------
 
-NEGATIONS = ("niet", "geen", "nooit", "nergens", "niets", "niemand", "geenszins", "generlei")
+NEGATIONS = (
+    "niet", "geen", "nooit", "nergens", "niets", "niemand", "geenszins", "generlei", "nee",
+)  # fmt: skip
+
+# Phrases containing "niet" that do not negate the statement they stand in.
+NOT_NEGATIONS = (
+    r"niet uit te sluiten", r"niet uitgesloten", r"niet alleen", r"niet eerder dan",
+    r"niet later dan", r"niet meer dan", r"niet minder dan", r"al dan niet", r"of niet",
+)  # fmt: skip
 
 # Frames that turn a statement of fact into one about permission, policy or knowledge.
 FRAMES: tuple[tuple[str, str], ...] = (
@@ -30,140 +44,256 @@ FRAMES: tuple[tuple[str, str], ...] = (
     (r"mag|mogen", "permission"),
     (r"beleid", "policy"),
     (r"(?:is|zijn) niet de bedoeling", "policy"),
-    (r"voornemen|voornemens", "policy"),
+    (r"niet de bedoeling", "policy"),
+    (r"voornemen|voornemens|niet van plan", "policy"),
     (r"niet voorzien", "policy"),
     (r"uitgangspunt", "policy"),
-    (r"(?:voor zover|voorzover) (?:mij |ons )?bekend", "knowledge"),
+    (r"(?:voor zover|voorzover) (?:mij |ons |nu )?bekend", "knowledge"),
     (r"(?:is|zijn) (?:mij |ons )?niet bekend", "knowledge"),
     (r"niet bekend", "knowledge"),
-    (r"naar mijn weten|bij mijn weten|mijns inziens", "knowledge"),
+    (r"naar mijn weten|bij mijn weten|mijns inziens|naar mijn informatie", "knowledge"),
     (r"(?:geen|niet de) aanwijzingen?", "knowledge"),
-    (r"geen zicht op|niet geregistreerd|niet bijgehouden", "knowledge"),
+    (r"geen zicht op|niet geregistreerd|niet bijgehouden|niet na te gaan", "knowledge"),
 )
 
 HEDGES = (
-    "op dit moment", "vooralsnog", "voor zover bekend", "voor zover mij bekend", "naar mijn weten",
-    "bij mijn weten", "in beginsel", "in principe", "niet uit te sluiten", "niet uitgesloten",
-    "momenteel", "thans", "voorlopig", "tot op heden", "tot nu toe", "op dit ogenblik",
-    "in de regel", "doorgaans", "mogelijk", "waarschijnlijk", "naar verwachting", "zo goed als",
-    "nagenoeg", "vrijwel", "nauwelijks", "in beperkte mate", "nog niet",
+    "op dit moment", "vooralsnog", "voor zover bekend", "voor zover mij bekend",
+    "voor zover ons bekend", "voor zover nu bekend", "naar mijn weten", "bij mijn weten",
+    "in beginsel", "in principe", "niet uit te sluiten", "niet uitgesloten", "momenteel", "thans",
+    "voorlopig", "tot op heden", "tot nu toe", "op dit ogenblik", "in de regel", "doorgaans",
+    "mogelijk", "waarschijnlijk", "vermoedelijk", "naar alle waarschijnlijkheid",
+    "naar verwachting", "naar het zich laat aanzien", "voorshands", "zo goed als", "nagenoeg",
+    "vrijwel", "nauwelijks", "in beperkte mate", "nog niet", "in de huidige situatie",
+    "op basis van de huidige inzichten", "naar mijn oordeel", "lijkt", "lijken",
 )  # fmt: skip
 
-# Qualifiers that restrict who, where or when a statement covers.
+# Qualifiers that restrict who, where or when a statement covers. `(?-i:…)` parts need capitals.
 RESTRICTIVE = (
-    r"in de (?:publieke|openbare) ruimte", r"door (?:de|het) [a-z][\w-]+", r"binnen (?:de|het) [\w-]+",
-    r"in de [\w-]*organisatie", r"bij (?:de|het) [a-z][\w-]+", r"alleen", r"uitsluitend",
-    r"slechts", r"enkel", r"met uitzondering van", r"behalve", r"op beperkte schaal",
-    r"in (?:bepaalde|sommige|enkele) gevallen", r"in een aantal gevallen", r"incidenteel",
-    r"voor zover het [\w\s]+? betreft", r"in het kader van [\w\s]+?(?=[,.]|$)", r"tijdens [\w-]+",
+    r"in de (?:publieke|openbare) ruimte", r"door (?:de|het) [a-z][\w-]+",
+    r"binnen (?:de|het) [\w-]+", r"in de [\w-]*organisatie", r"bij (?:de|het) [a-z][\w-]+",
+    r"alleen", r"uitsluitend", r"slechts", r"enkel", r"met uitzondering van", r"behalve",
+    r"op beperkte schaal", r"in (?:bepaalde|sommige|enkele) gevallen", r"in een aantal gevallen",
+    r"incidenteel", r"voor zover het [\w\s]+? betreft", r"in het kader van [\w\s]+?(?=[,.]|$)",
+    r"tijdens [\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
+    r"in (?!(?-i:heel )?(?-i:Nederland|Europa|Den Haag)\b)(?-i:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)",
+    r"in (?:een|het) (?:deel|aantal) van", r"onder voorwaarden", r"onder bepaalde voorwaarden",
 )  # fmt: skip
 BROAD = (
-    r"in (?:heel )?nederland", r"overal", r"altijd", r"in alle gevallen", r"nergens", r"alle",
-    r"geen enkele?", r"in het algemeen", r"landelijk", r"op grote schaal", r"structureel",
-    r"in (?:heel )?europa", r"wereldwijd", r"nooit",
+    r"in (?:heel )?nederland", r"overal", r"altijd", r"in alle gevallen", r"alle", r"iedere?",
+    r"elke?", r"in het algemeen", r"landelijk", r"op grote schaal", r"structureel",
+    r"in (?:heel )?europa", r"wereldwijd", r"zonder uitzondering", r"in geen enkel geval",
 )  # fmt: skip
 
 ADMISSIONS = (
     "niet juist", "onjuist", "niet helemaal juist", "niet geheel juist", "te ruim", "te stellig",
     "te breed", "abusievelijk", "ten onrechte", "herstel", "niet correct", "incorrect",
     "vergissing", "rectificatie", "corrigeren", "correctie", "breder worden opgevat",
-    "had moeten zijn", "excuses", "onvolledig",
+    "had moeten zijn", "excuses", "onvolledig", "onzorgvuldig", "per abuis", "foutief",
+    "niet in overeenstemming met de feiten",
 )  # fmt: skip
 
+# Named organisations and systems; persons are found after a title ("Minister Hoekstra"), and any
+# acronym of capitals ("CBS") or organisation-shaped proper noun ("Gezondheidsraad") also counts.
 ACTORS = (
-    r"(?:de )?politie", r"(?:de )?(?:kmar|koninklijke marechaussee)", r"(?:de )?aivd", r"(?:de )?mivd",
-    r"(?:de )?nctv", r"(?:het )?(?:om|openbaar ministerie)", r"(?:de )?ind", r"(?:het )?nfi",
-    r"(?:de )?autoriteit persoonsgegevens", r"(?:de )?ap", r"(?:de )?rijksrecherche",
-    r"(?:de )?belastingdienst", r"(?:de )?fiod", r"(?:de )?douane", r"(?:de )?(?:dji|dienst justiti[eë]le inrichtingen)",
+    r"(?:de )?politie", r"(?:de )?(?:kmar|koninklijke marechaussee)", r"(?:de )?aivd",
+    r"(?:de )?mivd", r"(?:de )?nctv", r"(?:het )?(?:om|eom|(?:europees )?openbaar ministerie)", r"(?:de )?ind",
+    r"(?:het )?nfi", r"(?:de )?autoriteit persoonsgegevens", r"(?:de )?rijksrecherche",
+    r"(?:de )?belastingdienst", r"(?:de )?douane", r"(?:de )?dienst justiti[eë]le inrichtingen",
     r"europol", r"interpol", r"frontex", r"(?:de )?gemeenten?", r"(?:de )?burgemeesters?",
-    r"(?:het )?ministerie van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)", r"(?:de )?minister van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)",
-    r"(?:de )?staatssecretaris", r"(?:de )?inspectie [\w]+", r"(?:het )?rivm", r"(?:de )?rdw",
-    r"(?:het )?uwv", r"(?:de )?ggd", r"defensie", r"catch", r"clearview(?: ai)?", r"justis",
-    r"(?:de )?nationale politie", r"(?:de )?eenheden", r"(?:het )?cjib",
+    r"(?:de )?provincies?", r"(?:de )?waterschappen", r"(?:de )?(?:europese commissie|eu)",
+    r"(?:het )?ministerie van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)",
+    r"(?:de )?minister van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)", r"(?:de )?staatssecretaris",
+    r"(?:de )?inspectie [\w]+(?: en [\w]+)?", r"(?:de )?raad van state", r"(?:de )?rechtspraak",
+    r"(?:de )?nationale ombudsman", r"(?:de )?algemene rekenkamer", r"(?:het )?kabinet",
+    r"defensie", r"catch", r"clearview(?: ai)?", r"justis", r"(?:de )?nationale politie",
+    r"(?:het )?coa", r"(?:de )?nvwa", r"(?:de )?duo", r"rijkswaterstaat", r"prorail",
+    r"(?:de )?ns", r"schiphol", r"(?:het )?uwv", r"(?:de )?svb", r"(?:de )?ggd(?: ghor)?",
+    r"(?:het )?rivm", r"(?:de )?rdw", r"(?:het )?cjib", r"(?:de )?gezondheidsraad",
+    r"(?:de )?(?:minister|staatssecretaris|burgemeester|wethouder|commissaris|premier|"
+    r"minister-president|de heer|mevrouw|heer) (?-i:(?:(?:van|de|der|den|Van|De|Den|Der|ter|Ter) )*[A-Z][\w-]+)",
+    r"(?-i:[A-Z][\w-]*(?:raad|dienst|inspectie|autoriteit|bureau|waterstaat|bank|kamer|commissie|"
+    r"centrum|instituut|agentschap|toezicht))",
+    r"(?-i:[A-Z][A-Za-z]*[A-Z][A-Za-z]*)",
 )  # fmt: skip
+# Capitalised abbreviations that name no actor: laws, units, roman numerals, generic terms.
+NOT_ACTORS = frozenset((
+    "avg", "wob", "woo", "ai", "ii", "iii", "iv", "vi", "bsn", "ict", "btw", "bbp", "eur", "pdf",
+    "html", "ok", "nb", "ps", "ceo", "cao", "mkb", "wmo", "wlz", "zvw", "ggz", "io", "ivm", "dwz",
+    "tav", "oa", "nl", "eu-lidstaten",
+))  # fmt: skip
 
-_NUMBER_WORDS = (
+NUMBER_WORDS = (
     "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien", "elf", "twaalf",
-    "dertien", "veertien", "vijftien", "twintig", "dertig", "veertig", "vijftig", "honderd",
+    "dertien", "veertien", "vijftien", "zestien", "zeventien", "achttien", "negentien", "twintig",
+    "dertig", "veertig", "vijftig", "zestig", "zeventig", "tachtig", "negentig", "honderd",
     "honderden", "duizend", "duizenden", "miljoen", "miljard", "ongeveer", "circa", "ruim",
-    "bijna", "enkele", "tientallen", "meerdere",
+    "bijna", "enkele", "tientallen", "meerdere", "dozijn", "januari", "februari", "maart",
+    "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december",
+    "half", "helft", "kwart", "procent", "verdubbeld", "gehalveerd",
 )  # fmt: skip
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NOT_A_QUANTITY = re.compile(
-    r"(?:vra(?:ag|gen)|antwoord(?:en)?|nr\.?|noot|artikel|art\.|lid)\s+(\d+(?:\s*(?:,|en)\s*\d+)*)",
+# Numbers that refer to something instead of counting it: question, answer and footnote
+# numbers, Kamerstuk and publication numbers. Changing these renumbers; it states nothing new.
+_REFERENCE = re.compile(
+    r"\b(?:vra(?:ag|gen)|antwoord(?:en)?|(?:voet)?no(?:ot|ten)|nr\.?|nrs\.?|nummers?|bijlage)\s+"
+    r"\d+[a-z]?(?:\s*(?:,|en|t/m|tot en met)\s*\d+[a-z]?)*"
+    r"|\bKamerstuk(?:ken)?(?:\s+I{1,2})?(?:\s+\d{4}(?:/|-|–)\d{2,4})?,?\s+\d+(?:\s\d{3})*(?:-[A-Z]+)?"
+    r"|\b(?:ah|kv|kst|stb|stcrt)-[\w-]+",
     re.IGNORECASE,
 )
+_CROSS_REFERENCE = re.compile(
+    r"\b(?:vra(?:ag|gen)|antwoord(?:en)?|(?:voet)?no(?:ot|ten))\s+\d+[a-z]?"
+    r"(?:\s*(?:,|en|t/m|tot en met)\s*\d+[a-z]?)*",
+    re.IGNORECASE,
+)
+# Digits glued to a word are footnote markers ("software1"); numbers stand on their own.
+_NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")
 
 
-def _compile(words: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(rf"(?<![\w-])(?:{w})(?![\w-])", re.IGNORECASE) for w in words)
+# --- compiled tables -----------------------------------------------------------------------------
+
+
+def _compile(words: Iterable[str]) -> re.Pattern[str]:
+    # One alternation per table, longest first, so "niet helemaal juist" wins over "niet juist".
+    ordered = sorted(words, key=len, reverse=True)
+    return re.compile(rf"(?<![\w-])(?:{'|'.join(f'(?:{w})' for w in ordered)})(?![\w-])", re.I)
 
 
 _NEGATION = _compile(NEGATIONS)
-_FRAMES = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), name) for p, name in FRAMES)
+_NOT_NEGATION = _compile(NOT_NEGATIONS)
+_FRAMES = tuple((re.compile(rf"(?<![\w-])(?:{p})(?![\w-])", re.I), name) for p, name in FRAMES)
 _HEDGES = _compile(HEDGES)
 _RESTRICTIVE = _compile(RESTRICTIVE)
 _BROAD = _compile(BROAD)
 _ADMISSIONS = _compile(ADMISSIONS)
 _ACTORS = _compile(ACTORS)
-_NUMBER_WORD = _compile(_NUMBER_WORDS)
-_EMPHATIC_WEL = re.compile(r"\bw[ée]l\b", re.IGNORECASE)
-_NEGATED_HEDGE = re.compile(
-    r"niet uit te sluiten|niet uitgesloten|nog niet|niet alleen", re.IGNORECASE
-)
-_QUALIFIED_NEGATION = re.compile(
-    r"\b(?:nog niet|niet altijd|niet in alle gevallen|niet structureel|niet op grote schaal|"
-    r"nauwelijks|vrijwel niet|zelden|in principe niet|in beginsel niet|niet standaard|"
-    r"niet zonder meer|niet actief)\b",
-    re.IGNORECASE,
-)
+_NUMBER_WORD = _compile(NUMBER_WORDS)
+_EMPHATIC_WEL = re.compile(r"(?<![\w-])w[ée]l(?![\w-])", re.I)
+_ARTICLE = re.compile(r"^(?:de|het)\s+", re.I)
 
 
-# --- sentence features ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A cue found in a sentence: the words as written and where they stand."""
+
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return comparison_key(_ARTICLE.sub("", self.text))
 
 
-def _phrases(patterns: tuple[re.Pattern[str], ...], text: str) -> list[str]:
-    found: list[str] = []
-    for pattern in patterns:
-        for m in pattern.finditer(text):
-            found.append(m.group(0))
-    return found
+def _hits(pattern: re.Pattern[str], text: str) -> tuple[Hit, ...]:
+    return tuple(Hit(m.group(0), m.start(), m.end()) for m in pattern.finditer(text))
 
 
-def _keyed(phrases: list[str]) -> dict[str, str]:
-    return {comparison_key(p): p for p in phrases}
+def _outside(hits: Iterable[Hit], spans: Iterable[tuple[int, int]]) -> list[Hit]:
+    blocked = list(spans)
+    return [h for h in hits if not any(h.start < e and s < h.end for s, e in blocked)]
 
 
-def negation_phrase(text: str) -> str | None:
-    """The negation in a sentence with up to three following words ("niet gedaan")."""
-    without_hedges = _NEGATED_HEDGE.sub(" ", text)
-    for m in re.finditer(rf"\b(?:{'|'.join(NEGATIONS)})\b", without_hedges, re.IGNORECASE):
-        tail = re.match(r"(?:\s+[^\s,.;:!?()]+){0,3}", without_hedges[m.end() :])
-        phrase = m.group(0) + (tail.group(0) if tail else "")
-        return clean(phrase)
-    return None
+@dataclass(frozen=True, slots=True)
+class Features:
+    """The cues of one sentence, found once (sentences recur across versions: cached)."""
+
+    text: str
+    negations: tuple[Hit, ...]
+    frames: tuple[tuple[Hit, str], ...]
+    hedges: tuple[Hit, ...]
+    restrictive: tuple[Hit, ...]
+    broad: tuple[Hit, ...]
+    admissions: tuple[Hit, ...]
+    actors: tuple[Hit, ...]
+    quantities: tuple[Hit, ...]
+
+
+@functools.lru_cache(maxsize=8192)
+def features(text: str) -> Features:
+    """Find every cue of the rule table in one cleaned sentence."""
+    not_neg = [(h.start, h.end) for h in _hits(_NOT_NEGATION, text)]
+    masked = _REFERENCE.sub(lambda m: " " * len(m.group(0)), text)
+    masked = strip_footnote_markers(masked, keep_length=True)
+    actors: list[Hit] = []
+    for hit in sorted(_hits(_ACTORS, text), key=lambda h: (h.start, h.start - h.end)):
+        if hit.key in NOT_ACTORS or (actors and hit.start < actors[-1].end):
+            continue
+        actors.append(hit)
+    numbers = [*_hits(_NUMBER, masked), *_hits(_NUMBER_WORD, masked)]
+    return Features(
+        text=text,
+        negations=tuple(_outside(_hits(_NEGATION, text), not_neg)),
+        frames=tuple(
+            (Hit(m.group(0), m.start(), m.end()), name)
+            for pattern, name in _FRAMES
+            for m in pattern.finditer(text)
+        ),
+        hedges=_hits(_HEDGES, text),
+        restrictive=_hits(_RESTRICTIVE, text),
+        broad=_hits(_BROAD, text),
+        admissions=_hits(_ADMISSIONS, text),
+        actors=tuple(actors),
+        quantities=tuple(sorted(numbers, key=lambda h: h.start)),
+    )
+
+
+def negation_phrase(text: str, hit: Hit | None = None) -> str | None:
+    """The (first) negation in a sentence with up to three following words ("niet gedaan")."""
+    if hit is None:
+        negations = features(clean(text)).negations
+        if not negations:
+            return None
+        hit = negations[0]
+    tail = re.match(r"(?:\s+[^\s,.;:!?()]+){0,3}", text[hit.end :])
+    return clean(hit.text + (tail.group(0) if tail else ""))
 
 
 def is_negated(text: str) -> bool:
-    return negation_phrase(text) is not None
+    return bool(features(clean(text)).negations)
 
 
 def quantities(text: str) -> Counter[str]:
     """Numbers and number words that state an amount, a date or a count."""
-    masked = _NOT_A_QUANTITY.sub(" ", text)
-    found = Counter(n.replace(".", "").replace(",", ".") for n in _NUMBER.findall(masked))
-    for m in _phrases(_NUMBER_WORD, masked):
-        found[m.casefold()] += 1
-    return found
+    return Counter(_quantity_key(h.text) for h in features(clean(text)).quantities)
 
 
-@dataclass(frozen=True, slots=True)
+def _quantity_key(text: str) -> str:
+    if text[0].isdigit():
+        return re.sub(r"\.(?=\d{3}\b)", "", text).replace(",", ".")
+    word = text.casefold()
+    return str(_DIGITS_OF[word]) if word in _DIGITS_OF else word
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
 class Sides:
-    """The old and new sentence of one change; either may be empty (insert or delete)."""
+    """The old and new sentence of one change (either may be empty), and the words claimed."""
 
     old: str
     new: str
+    claimed_old: list[tuple[int, int]] = field(default_factory=list)
+    claimed_new: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def before(self) -> Features:
+        return features(self.old)
+
+    @property
+    def after(self) -> Features:
+        return features(self.new)
+
+    def claim(self, old: Iterable[Hit] = (), new: Iterable[Hit] = ()) -> None:
+        self.claimed_old.extend((h.start, h.end) for h in old)
+        self.claimed_new.extend((h.start, h.end) for h in new)
+
+    def free_old(self, hits: Iterable[Hit]) -> list[Hit]:
+        return _outside(hits, self.claimed_old)
+
+    def free_new(self, hits: Iterable[Hit]) -> list[Hit]:
+        return _outside(hits, self.claimed_new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,59 +307,163 @@ def _quote(text: str) -> str:
     return f"“{text}”"
 
 
-def _list(phrases: list[str]) -> str:
-    return ", ".join(_quote(p) for p in phrases)
+def _list(hits: Iterable[Hit]) -> str:
+    seen: dict[str, str] = {}
+    for h in hits:
+        seen.setdefault(h.key, h.text)
+    return ", ".join(_quote(t) for t in seen.values())
+
+
+def _missing(hits: list[Hit], others: list[Hit]) -> list[Hit]:
+    """Hits whose words the other side lacks (a longer phrase on the other side covers them)."""
+    keys = [o.key for o in others]
+    return [h for h in hits if not any(h.key == k or h.key in k or k in h.key for k in keys)]
+
+
+def _retraction(s: Sides) -> str | None:
+    fresh = _missing(list(s.after.admissions), list(s.before.admissions))
+    if not fresh:
+        return None
+    s.claim(new=fresh)
+    return f"admits an earlier statement was wrong: {_list(fresh)}"
 
 
 def _denial_weakened(s: Sides) -> str | None:
-    old_neg = negation_phrase(s.old)
-    if not s.old or not s.new or old_neg is None:
+    if not s.old or not s.new:
         return None
-    old_frames = {name for pattern, name in _FRAMES if pattern.search(s.old)}
-    new_neg = negation_phrase(s.new)
-    for pattern, name in _FRAMES:
-        m = pattern.search(s.new)
-        if m and name not in old_frames:
-            anchor = new_neg or m.group(0)
-            return (
-                f"{_quote(old_neg)} → {_quote(anchor)}: a flat denial is now framed as {name}"
-                f" ({_quote(m.group(0))})"
-            )
-    q = _QUALIFIED_NEGATION.search(s.new)
-    if q and not _QUALIFIED_NEGATION.search(s.old) and new_neg is not None:
-        return f"{_quote(old_neg)} → {_quote(q.group(0))}: the negation is now qualified"
+    old_neg = s.free_old(s.before.negations)
+    if not old_neg:
+        return None
+    new_neg = s.free_new(s.after.negations)
+    old_frames = {name for _, name in s.before.frames}
+    for hit, name in s.after.frames:
+        if name in old_frames or not s.free_new([hit]):
+            continue
+        if not new_neg and not _NEGATION.search(hit.text):
+            continue  # "niet gedaan" → "toegestaan" is a flip, not a weaker denial
+        s.claim(old=old_neg, new=[*new_neg, hit, *_within(s.after.hedges, hit)])
+        return (
+            f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} → "
+            f"{_quote(_framed(s.new, hit, new_neg))}: a flat denial is now framed as {name}"
+        )
+    qualifiers = _missing(s.free_new(s.after.hedges), list(s.before.hedges))
+    if new_neg and qualifiers:
+        s.claim(old=old_neg, new=[*new_neg, *qualifiers])
+        return (
+            f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} is now qualified by"
+            f" {_list(qualifiers)}"
+        )
+    # A denial that now covers less ("niet gedaan" → "niet door de politie gedaan") is weaker:
+    # what it no longer covers may well happen. The qualifiers stay for scope_narrowed to name.
+    narrower = _missing(list(s.after.restrictive), list(s.before.restrictive))
+    if (
+        new_neg
+        and narrower
+        and not _missing(list(s.before.restrictive), list(s.after.restrictive))
+        and not _missing(list(s.after.broad), list(s.before.broad))
+    ):
+        s.claim(old=old_neg, new=new_neg)
+        return (
+            f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} now covers less: {_list(narrower)}"
+        )
     return None
+
+
+def _framed(text: str, frame: Hit, negations: list[Hit]) -> str:
+    """The new wording of a framed denial: the negation phrase, with the frame if it stands apart."""
+    if _NEGATION.search(frame.text) or not negations:
+        return negation_phrase(text, frame) or frame.text
+    phrase = negation_phrase(text, negations[0]) or negations[0].text
+    if frame.start >= negations[0].start and frame.end <= negations[0].start + len(phrase) + 1:
+        return phrase
+    return (
+        f"{frame.text} … {phrase}"
+        if frame.start < negations[0].start
+        else f"{phrase} … {frame.text}"
+    )
+
+
+def _within(hits: Iterable[Hit], outer: Hit) -> list[Hit]:
+    return [h for h in hits if h.start < outer.end and outer.start < h.end]
 
 
 def _negation_flipped(s: Sides) -> str | None:
     if not s.old or not s.new:
         return None
-    old_neg, new_neg = negation_phrase(s.old), negation_phrase(s.new)
+    old_neg, new_neg = s.free_old(s.before.negations), s.free_new(s.after.negations)
     if old_neg and not new_neg:
+        s.claim(old=old_neg)
         wel = _EMPHATIC_WEL.search(s.new)
-        return f"{_quote(old_neg)} is gone" + (f"; now {_quote(wel.group(0))}" if wel else "")
+        now = f"; now {_quote(wel.group(0))}" if wel else ""
+        return f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} is gone{now}"
     if new_neg and not old_neg:
-        return f"negation {_quote(new_neg)} added to a positive statement"
+        s.claim(new=new_neg)
+        phrase = negation_phrase(s.new, new_neg[0]) or new_neg[0].text
+        return f"negation {_quote(phrase)} added to a positive statement"
     return None
+
+
+def _number_changed(s: Sides) -> str | None:
+    if not s.old or not s.new:
+        return None
+    old_q = s.free_old(s.before.quantities)
+    new_q = s.free_new(s.after.quantities)
+    old_c = Counter(_quantity_key(h.text) for h in old_q)
+    new_c = Counter(_quantity_key(h.text) for h in new_q)
+    gone, came = old_c - new_c, new_c - old_c
+    # A number added where the sentence had none is new content, not a changed number.
+    if not gone and not (came and old_c):
+        return None
+    gone_hits = [h for h in old_q if _quantity_key(h.text) in gone]
+    came_hits = [h for h in new_q if _quantity_key(h.text) in came]
+    s.claim(old=gone_hits, new=came_hits)
+    before = _number_phrases(s.old, old_q, gone_hits) or "—"
+    after = _number_phrases(s.new, new_q, came_hits) or "—"
+    return f"{_quote(before)} → {_quote(after)}"
+
+
+def _number_phrases(text: str, hits: list[Hit], changed: list[Hit]) -> str:
+    """The changed numbers with their neighbours ("51 tot 100", "15 maart 2023")."""
+    runs: list[list[Hit]] = []
+    for hit in hits:
+        if runs and hit.start - runs[-1][-1].end <= 5:
+            runs[-1].append(hit)
+        else:
+            runs.append([hit])
+    wanted = {(h.start, h.end) for h in changed}
+    return ", ".join(
+        text[run[0].start : run[-1].end]
+        for run in runs
+        if any((h.start, h.end) in wanted for h in run)
+    )
+
+
+def _actor_changed(s: Sides) -> str | None:
+    if not s.old or not s.new:
+        return None
+    old_a, new_a = s.free_old(s.before.actors), s.free_new(s.after.actors)
+    gone = _missing(old_a, new_a)
+    came = _missing(new_a, old_a)
+    if not gone or not came:  # an actor only added or only dropped is no change of actor
+        return None
+    s.claim(old=gone, new=came)
+    return f"{_list(gone)} → {_list(came)}"
 
 
 def _scope(s: Sides, narrowing: bool) -> str | None:
     if not s.old or not s.new:
         return None
-    old_r, new_r = _keyed(_phrases(_RESTRICTIVE, s.old)), _keyed(_phrases(_RESTRICTIVE, s.new))
-    old_b, new_b = _keyed(_phrases(_BROAD, s.old)), _keyed(_phrases(_BROAD, s.new))
+    old_r, new_r = s.free_old(s.before.restrictive), s.free_new(s.after.restrictive)
+    old_b, new_b = s.free_old(s.before.broad), s.free_new(s.after.broad)
+    gained_r, lost_r = _missing(new_r, old_r), _missing(old_r, new_r)
+    gained_b, lost_b = _missing(new_b, old_b), _missing(old_b, new_b)
     if narrowing:
-        gained = [new_r[k] for k in new_r if k not in old_r]
-        lost = [old_b[k] for k in old_b if k not in new_b]
-        other_gain = [new_b[k] for k in new_b if k not in old_b]
-        other_loss = [old_r[k] for k in old_r if k not in new_r]
+        gained, lost, against = gained_r, lost_b, len(gained_b) + len(lost_r)
     else:
-        gained = [new_b[k] for k in new_b if k not in old_b]
-        lost = [old_r[k] for k in old_r if k not in new_r]
-        other_gain = [new_r[k] for k in new_r if k not in old_r]
-        other_loss = [old_b[k] for k in old_b if k not in new_b]
-    if len(gained) + len(lost) <= len(other_gain) + len(other_loss):
+        gained, lost, against = gained_b, lost_r, len(gained_r) + len(lost_b)
+    if len(gained) + len(lost) <= against:
         return None
+    s.claim(old=lost, new=gained)
     parts = []
     if gained:
         parts.append(f"added {_list(gained)}")
@@ -239,73 +473,34 @@ def _scope(s: Sides, narrowing: bool) -> str | None:
 
 
 def _hedge(s: Sides, added: bool) -> str | None:
-    old_h, new_h = _keyed(_phrases(_HEDGES, s.old)), _keyed(_phrases(_HEDGES, s.new))
-    if added:
-        diff = [new_h[k] for k in new_h if k not in old_h and not _covered(k, old_h)]
-    else:
-        diff = [old_h[k] for k in old_h if k not in new_h and not _covered(k, new_h)]
-    if not diff or (added and not s.new) or (not added and not s.old):
+    if not s.old or not s.new:
         return None
+    old_h, new_h = s.free_old(s.before.hedges), s.free_new(s.after.hedges)
+    diff = (
+        _missing(new_h, list(s.before.hedges)) if added else _missing(old_h, list(s.after.hedges))
+    )
+    if not diff:
+        return None
+    s.claim(**({"new": diff} if added else {"old": diff}))
     return ("added " if added else "dropped ") + _list(diff)
-
-
-def _covered(key: str, others: dict[str, str]) -> bool:
-    return any(key in other or other in key for other in others)
-
-
-def _number_changed(s: Sides) -> str | None:
-    if not s.old or not s.new:
-        return None
-    old_q, new_q = quantities(s.old), quantities(s.new)
-    if old_q == new_q:
-        return None
-    gone = sorted((old_q - new_q).elements())
-    came = sorted((new_q - old_q).elements())
-    return f"{' '.join(gone) or '—'} → {' '.join(came) or '—'}"
-
-
-def _actor_changed(s: Sides) -> str | None:
-    if not s.old or not s.new:
-        return None
-    old_a, new_a = _keyed(_phrases(_ACTORS, s.old)), _keyed(_phrases(_ACTORS, s.new))
-    strip = re.compile(r"^(?:de|het)")
-    old_k = {strip.sub("", k) for k in old_a}
-    new_k = {strip.sub("", k) for k in new_a}
-    gone = [old_a[k] for k in old_a if strip.sub("", k) not in new_k]
-    came = [new_a[k] for k in new_a if strip.sub("", k) not in old_k]
-    if not gone or not came:
-        return None
-    return f"{_list(gone)} → {_list(came)}"
-
-
-def _retraction(s: Sides) -> str | None:
-    old_a = _keyed(_phrases(_ADMISSIONS, s.old))
-    new_a = _phrases(_ADMISSIONS, s.new)
-    fresh = [p for p in new_a if comparison_key(p) not in old_a]
-    if not fresh:
-        return None
-    return f"admits an earlier statement was wrong: {_list(fresh)}"
 
 
 RULES: tuple[Rule, ...] = (
     Rule(ChangeKind.RETRACTION, "the text admits an earlier statement was wrong", _retraction),
-    Rule(ChangeKind.DENIAL_WEAKENED, "a flat denial became permission, policy or knowledge",
-         _denial_weakened),
+    Rule(ChangeKind.DENIAL_WEAKENED,
+         "a denial became permission, policy or knowledge, or got a qualifier", _denial_weakened),
     Rule(ChangeKind.NEGATION_FLIPPED, "a statement turned from negative to positive or back",
          _negation_flipped),
-    Rule(ChangeKind.SCOPE_NARROWED, "qualifiers restrict who, where or when",
+    Rule(ChangeKind.NUMBER_CHANGED, "a number, amount, date or count differs", _number_changed),
+    Rule(ChangeKind.ACTOR_CHANGED, "one named organisation, person or system replaced another",
+         _actor_changed),
+    Rule(ChangeKind.SCOPE_NARROWED, "qualifiers now restrict who, where or when",
          lambda s: _scope(s, narrowing=True)),
-    Rule(ChangeKind.SCOPE_WIDENED, "qualifiers were dropped or broadened",
+    Rule(ChangeKind.SCOPE_WIDENED, "restricting qualifiers were dropped or broadened",
          lambda s: _scope(s, narrowing=False)),
     Rule(ChangeKind.HEDGE_ADDED, "a hedge appeared", lambda s: _hedge(s, added=True)),
     Rule(ChangeKind.HEDGE_REMOVED, "a hedge disappeared", lambda s: _hedge(s, added=False)),
-    Rule(ChangeKind.NUMBER_CHANGED, "a number, amount, date or count differs", _number_changed),
-    Rule(ChangeKind.ACTOR_CHANGED, "a named organisation, person or system differs",
-         _actor_changed),
 )  # fmt: skip
-
-# A weakened denial is not also reported as a flip: the negation is still there, only framed.
-_SUPERSEDES = {ChangeKind.DENIAL_WEAKENED: ChangeKind.NEGATION_FLIPPED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +513,11 @@ class Classification:
         return Severity.highest([SEVERITY_OF_KIND[k] for k in self.kinds])
 
 
+def _masked_references(text: str) -> str:
+    return comparison_key(_CROSS_REFERENCE.sub(lambda m: m.group(0).split()[0], text))
+
+
+@functools.lru_cache(maxsize=4096)
 def classify(old: str, new: str) -> Classification:
     """Kinds and reasons for one sentence change; `old` or `new` is empty for an insert/delete.
 
@@ -326,16 +526,18 @@ def classify(old: str, new: str) -> Classification:
     """
     if comparison_key(old) == comparison_key(new):
         return Classification(
-            (ChangeKind.EDITORIAL,), ("only spelling, punctuation or layout differ",)
+            (ChangeKind.EDITORIAL,), ("editorial: only spelling, punctuation or layout differ",)
         )
     sides = Sides(clean(old), clean(new))
+    if sides.old and sides.new and _masked_references(sides.old) == _masked_references(sides.new):
+        refs = [m.group(0) for m in _CROSS_REFERENCE.finditer(sides.new)]
+        return Classification(
+            (ChangeKind.EDITORIAL,),
+            (f"editorial: only a cross-reference was renumbered ({_list_text(refs)})",),
+        )
     kinds: list[ChangeKind] = []
     reasons: list[str] = []
     for rule in RULES:
-        if _SUPERSEDES.get(rule.kind) in kinds or any(
-            _SUPERSEDES.get(k) == rule.kind for k in kinds
-        ):
-            continue
         reason = rule.check(sides)
         if reason:
             kinds.append(rule.kind)
@@ -348,23 +550,29 @@ def classify(old: str, new: str) -> Classification:
             kinds.append(ChangeKind.CONTENT_ADDED)
             reasons.append(f"content_added: sentence added: {_quote(_short(sides.new))}")
         else:
-            kinds.append(_substance(sides))
-            reasons.append(f"{kinds[-1]}: wording changed without a recognised cue")
+            kind, words = _substance(sides)
+            kinds.append(kind)
+            verb = "dropped" if kind is ChangeKind.CONTENT_REMOVED else "added"
+            reasons.append(f"{kind}: {verb} {_quote(_short(words))} (no cue of the rule table)")
     return Classification(tuple(kinds), tuple(reasons))
 
 
-def _substance(s: Sides) -> ChangeKind:
-    old_words = set(comparison_key_words(s.old))
-    new_words = set(comparison_key_words(s.new))
-    return (
-        ChangeKind.CONTENT_REMOVED
-        if len(old_words - new_words) > len(new_words - old_words)
-        else ChangeKind.CONTENT_ADDED
-    )
+def _list_text(texts: list[str]) -> str:
+    return ", ".join(_quote(t) for t in dict.fromkeys(texts))
 
 
-def comparison_key_words(text: str) -> list[str]:
-    return [comparison_key(w) for w in text.split() if comparison_key(w)]
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
+
+
+def _substance(s: Sides) -> tuple[ChangeKind, str]:
+    """Whether a cue-less rewording mostly adds or mostly drops words, and which."""
+    old_words = {comparison_key(w): w for w in _WORD.findall(s.old)}
+    new_words = {comparison_key(w): w for w in _WORD.findall(s.new)}
+    dropped = [w for k, w in old_words.items() if k not in new_words]
+    added = [w for k, w in new_words.items() if k not in old_words]
+    if len(dropped) > len(added):
+        return ChangeKind.CONTENT_REMOVED, " ".join(dropped)
+    return ChangeKind.CONTENT_ADDED, " ".join(added)
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -12,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor import config as config_module
-from monitor import diff, jobs, render, schema, segment
+from monitor import diff, jobs, lifecycle, render, schema, segment, topics
 from monitor.config import Config, ConfigError
-from monitor.records import ParsedDocument, ParseError, Rendition
+from monitor.records import FeedSeek, ParsedDocument, ParseError, Rendition
 from monitor.store import Store
 
 logger = logging.getLogger("monitor")
@@ -88,14 +90,19 @@ def _store(config: Config) -> Store:
     return Store(engine, jobs.make_planner(config, telegram=False))
 
 
-def cmd_crawl(config: Config, source: str) -> int:
+def cmd_crawl(config: Config, source: str, since: str | None = None) -> int:
     store = _store(config)
-    result = asyncio.run(jobs.crawl(config, source, store))
+    result = asyncio.run(jobs.crawl(config, source, store, since=since, progress=True))
     if result is None:
         print(f"{source}: nothing to crawl")
         return 0
-    records = sum(1 for _ in jobs.read_records(result.path))
-    print(f"{result.path}\t{records} records\t{result.seconds:.1f} s")
+    records = list(jobs.read_records(result.path))
+    for seek in (r for r in records if isinstance(r, FeedSeek)):
+        print(
+            f"{seek.category}: {seek.since[:10]} starts after skiptoken {seek.skiptoken}"
+            f" ({seek.requests} requests)"
+        )
+    print(f"{result.path}\t{len(records)} records\t{result.seconds:.1f} s")
     return 0
 
 
@@ -243,6 +250,15 @@ def cmd_serve(config: Config, host: str | None, port: int | None) -> int:
     return 0
 
 
+def cmd_verify(config: Config) -> int:
+    """Verify every stored body against its hash and the database's integrity."""
+    report = _store(config).verify()
+    for problem in report["problems"]:
+        print(problem)
+    print(f"checked {report['blobs']} bodies: {len(report['problems'])} problems")
+    return 1 if report["problems"] else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo
 
@@ -251,6 +267,78 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return asyncio.run(run_demo(data_dir, args.interval, args.linger, args.port))
     except KeyboardInterrupt:
         return 130
+
+
+def _today(given: str | None) -> dt.date:
+    return dt.date.fromisoformat(given) if given else dt.datetime.now(dt.UTC).date()
+
+
+def cmd_question(config: Config, args: argparse.Namespace) -> int:
+    engine = schema.make_engine(config.database_url)
+    schema.require_head(engine)
+    timeline = Store(engine).question_timeline(args.number.upper())
+    if timeline is None:
+        print(f"kamerwacht question: {args.number} is not in the archive", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps(timeline.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(lifecycle.timeline_text(timeline, _today(args.today)))
+    return 0
+
+
+def cmd_overdue(config: Config, args: argparse.Namespace) -> int:
+    today = _today(args.today)
+    store = _store(config)
+    states = store.deadline_states(today)
+    shown = [s for s in states if s.overdue or s.delayed or args.all]
+    if args.format == "json":
+        print(json.dumps([dataclasses.asdict(s) for s in shown], default=str, indent=2))
+    else:
+        for s in shown:
+            state = f"OVERDUE {s.days_late} d" if s.overdue else "open"
+            delay = "delayed" if s.delayed else "       "
+            deadline = s.deadline_on.isoformat() if s.deadline_on else "?"
+            print(f"{s.number}  {state:14} {delay}  deadline {deadline}  {s.title}")
+        print(f"{sum(s.overdue for s in states)} overdue, {sum(s.delayed for s in states)} delayed"
+              f", {len(states)} awaiting an answer on {today.isoformat()}")  # fmt: skip
+    if args.record:
+        ids = store.record_overdue(today, silent=args.silent)
+        print(f"recorded {len(ids)} new overdue events", file=sys.stderr)
+    return 0
+
+
+def cmd_topics(config: Config, args: argparse.Namespace) -> int:
+    store = _store(config)
+    chosen = [t for t in config_module.topics_of(config) if not args.name or t.name == args.name]
+    if not chosen:
+        print(f"kamerwacht topics: no topic named {args.name!r}", file=sys.stderr)
+        return 2
+    for topic in chosen:
+        version = topics.version_of(topic)
+        print(f"{topic.name}  version {version}  {len(topic.terms)} terms  {topic.description}")
+        if not args.replay:
+            stored = store.topic_matches(topic.name, version)
+            print(f"  {len(stored)} question sets matched (stored); --replay to re-run")
+            continue
+        found = topics.replay(topic, store.topic_corpus())
+        earlier = [v for v in store.topic_versions(topic.name) if v != version]
+        added = store.save_topic_matches(found)  # stored only: a replay never alerts
+        for match in found:
+            print(f"  {match.question_set}  {match.title}")
+            for reason in match.reasons:
+                print(f"      {topics.explain(reason)}")
+        summary = f"  {len(found)} question sets match; {added} new reasons stored"
+        if earlier:
+            before = {m.question_set for m in store.topic_matches(topic.name, earlier[-1])}
+            now = {m.question_set for m in found}
+            summary += (
+                f"; against version {earlier[-1]}: +{len(now - before)} -{len(before - now)}"
+                + "".join(f"\n  entered: {n}" for n in sorted(now - before))
+                + "".join(f"\n  left: {n}" for n in sorted(before - now))
+            )
+        print(summary)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,7 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="bring the database to the current schema")
     crawl = sub.add_parser("crawl", help="run one source's spider and write its JSON Lines file")
-    crawl.add_argument("source", choices=["syncfeed", "koop"])
+    crawl.add_argument("source", choices=list(jobs.SOURCES))
+    crawl.add_argument(
+        "--since", metavar="DATE", help="syncfeed: start categories without a cursor at DATE"
+    )
     ingest = sub.add_parser("ingest", help="store a crawl file (JSON Lines) and process it")
     ingest.add_argument("file")
     ingest.add_argument("--replay", action="store_true", help="store silently: no alerts")
@@ -277,7 +368,26 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--nader", action="store_true", help="NEW amends OLD: unanswered numbers carry over"
     )
+    question = sub.add_parser("question", help="show a question set's timeline (e.g. 2021Z14612)")
+    question.add_argument("number")
+    question.add_argument("--format", choices=["text", "json"], default="text")
+    question.add_argument("--today", help="judge deadlines as on this date (YYYY-MM-DD)")
+    overdue = sub.add_parser("overdue", help="list overdue and delayed question sets")
+    overdue.add_argument("--today", help="judge deadlines as on this date (YYYY-MM-DD)")
+    overdue.add_argument("--all", action="store_true", help="also list sets not yet due")
+    overdue.add_argument("--format", choices=["text", "json"], default="text")
+    overdue.add_argument(
+        "--record", action="store_true", help="store an OVERDUE event (and its alerts) per set"
+    )
+    overdue.add_argument("--silent", action="store_true", help="with --record: no alerts")
+    topic_cmd = sub.add_parser("topics", help="list topics; --replay re-matches the archive")
+    topic_cmd.add_argument("--name", help="only this topic")
+    topic_cmd.add_argument(
+        "--replay", action="store_true", help="match the stored history again (sends no alerts)"
+    )
     sub.add_parser("run", help="run the daemon: scheduler, alerts and web app")
+    sub.add_parser("verify", help="check every stored body against its hash, and the database")
+
     st = sub.add_parser("status", help="show source health, cursors, outbox and overdue counts")
     st.add_argument("--json", action="store_true", help="print JSON (exit 1 when unhealthy)")
     backup = sub.add_parser("backup", help="copy the SQLite database consistently while it runs")
@@ -311,11 +421,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "migrate":
             return cmd_migrate(config)
         if args.command == "crawl":
-            return cmd_crawl(config, args.source)
+            return cmd_crawl(config, args.source, args.since)
         if args.command == "ingest":
             return cmd_ingest(config, args.file, args.replay)
         if args.command == "process":
             return cmd_process(config)
+        if args.command == "question":
+            return cmd_question(config, args)
+        if args.command == "overdue":
+            return cmd_overdue(config, args)
+        if args.command == "topics":
+            return cmd_topics(config, args)
         if args.command == "run":
             return cmd_run(config)
         if args.command == "status":
@@ -326,6 +442,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_reprocess(config, args.question_set)
         if args.command == "serve":
             return cmd_serve(config, args.host, args.port)
+        if args.command == "verify":
+            return cmd_verify(config)
     except schema.SchemaError as exc:
         print(f"kamerwacht: {exc}", file=sys.stderr)
         return 1

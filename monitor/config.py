@@ -44,6 +44,13 @@ class SyncFeedConfig:
 class TweedeKamerConfig:
     enabled: bool = False
     base_url: str = "https://www.tweedekamer.nl"
+    recheck_days: int = 14
+    listing_pages: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FilesConfig:
+    enabled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +61,7 @@ class KoopConfig:
     zoek_url: str = "https://zoek.officielebekendmakingen.nl"
     poll_interval: float = 300.0
     recheck_days: int = 30
+    sru_window_days: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,7 @@ class ODataConfig:
 class SourcesConfig:
     syncfeed: SyncFeedConfig = field(default_factory=SyncFeedConfig)
     tweedekamer: TweedeKamerConfig = field(default_factory=TweedeKamerConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
     koop: KoopConfig = field(default_factory=KoopConfig)
     odata: ODataConfig = field(default_factory=ODataConfig)
 
@@ -115,6 +124,8 @@ class TopicConfig:
     description: str = ""
     terms: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    ministries: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +206,17 @@ def default_topics() -> list[TopicConfig]:
             name="gezichtsherkenning",
             description="Gezichtsherkenning, biometrie en camera's met herkenning",
             terms=[
-                "gezichtsherkenning*",
+                "*gezichtsherkenning*",
+                "gezichtsvergelijking*",
                 "biometri*",
                 "gezichtsbeeld*",
                 "Clearview",
                 "CATCH",
                 "real time herkenning",
-                "camera* met herkenning",
+                "realtime herkenning",
+                "camera* + herkenning*",
                 "facial recognition",
+                "face recognition",
             ],
         )
     ]

@@ -181,7 +181,7 @@ class Daemon:
         self.started_at: dt.datetime | None = None
         # One writer: ingest and process of different sources never overlap.
         self._writer = asyncio.Lock()
-        self._koop_lock = asyncio.Lock()
+        self._texts_lock = asyncio.Lock()
         self._active: set[asyncio.Task[Any]] = set()
         self._crawls: set[asyncio.Task[Any]] = set()
 
@@ -274,25 +274,37 @@ class Daemon:
 
     async def poll_syncfeed(self) -> None:
         counts = await self._run_job("syncfeed", lambda: self._crawl_and_store("syncfeed"))
-        if self.config.sources.koop.enabled and counts and counts.get("entities"):
-            await self.poll_koop()  # new answers get their KOOP text in the same cycle
-        elif not self.config.sources.koop.enabled:
+        if counts and counts.get("entities"):
+            await self.poll_texts()  # new answers get their texts in the same cycle
+        else:
             await self._after_cycle()
 
-    async def poll_koop(self) -> None:
+    def _text_sources(self) -> list[str]:
+        """The sources that fetch document texts, in the order a new answer needs them: the
+        file and the tweedekamer.nl page on day one, the KOOP publication when it appears."""
+        sources = self.config.sources
+        enabled = {
+            "files": sources.files.enabled,
+            "tweedekamer": sources.tweedekamer.enabled,
+            "koop": sources.koop.enabled,
+        }
+        return [s for s in jobs.SOURCES if enabled.get(s)]
+
+    async def poll_texts(self) -> None:
         # Run by its own schedule and right after a feed poll that saw changes; never both at once.
-        async with self._koop_lock:
+        async with self._texts_lock:
             if self.stopping.is_set():
                 return
-            await self._run_job("koop", lambda: self._crawl_and_store("koop"))
+            for source in self._text_sources():
+                await self._run_job(source, lambda s=source: self._crawl_and_store(s))  # type: ignore[misc]
             await self._after_cycle()
 
     async def poll(self) -> None:
-        """One full cycle at once: the feed, then KOOP, then delivery (for `demo` and tests)."""
+        """One full cycle at once: the feed, then every text source, then delivery."""
         if self.config.sources.syncfeed.enabled:
             await self._run_job("syncfeed", lambda: self._crawl_and_store("syncfeed"))
-        if self.config.sources.koop.enabled:
-            await self._run_job("koop", lambda: self._crawl_and_store("koop"))
+        for source in self._text_sources():
+            await self._run_job(source, lambda s=source: self._crawl_and_store(s))  # type: ignore[misc]
         await self.deliver()
 
     async def _after_cycle(self) -> None:
@@ -384,7 +396,7 @@ class Daemon:
             interval = sources.koop.poll_interval
             # With the feed on, the feed's first poll runs KOOP right after itself.
             first = now + dt.timedelta(seconds=interval) if sources.syncfeed.enabled else now
-            add("koop", self.poll_koop, interval, first, _jitter(interval))
+            add("texts", self.poll_texts, interval, first, _jitter(interval))
         add("outbox", self.deliver, self.config.alerts.outbox_interval, None)
         if sources.syncfeed.enabled:
             # Deadlines are days; hourly is plenty. The first check waits for the first poll.

@@ -10,7 +10,7 @@ from diff_match_patch import diff_match_patch
 
 from monitor import sentences
 from monitor.classify import classify
-from monitor.normalize import comparison_key
+from monitor.normalize import answer_paragraphs, comparison_key
 from monitor.records import (
     SEVERITY_OF_KIND,
     ChangeKind,
@@ -25,6 +25,7 @@ from monitor.records import (
 
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
 _PAIR_CUTOFF = 0.45
+_MAX_REWRITE = 3  # sentences per side of a rewritten passage compared as one
 _MAX_PAIRING = 400  # sentence pairs per replaced block; beyond this, fall back to delete + insert
 
 
@@ -63,8 +64,11 @@ def _pair(old: list[str], new: list[str]) -> list[tuple[str, str]]:
             if score > best:
                 best, bi, bj = score, i, j
     if bi < 0:
-        if len(old) == 1 and len(new) == 1:
-            return [(old[0], new[0])]
+        # A short passage rewritten beyond word overlap ("Dat wordt niet gedaan." → "Daarvoor
+        # wordt geen toestemming gegeven.") is still one statement replaced by another: classify
+        # it as such, so a weakened denial is not reported as a deletion plus an insertion.
+        if len(old) <= _MAX_REWRITE and len(new) <= _MAX_REWRITE:
+            return [(" ".join(old), " ".join(new))]
         return [(s, "") for s in old] + [("", s) for s in new]
     return [*_pair(old[:bi], new[:bj]), (old[bi], new[bj]), *_pair(old[bi + 1 :], new[bj + 1 :])]
 
@@ -122,8 +126,12 @@ def _question_diff(
 ) -> QuestionDiff:
     if new is None and (old is None or carry_forward):
         return QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question)
-    old_paragraphs = old.paragraphs if old else ()
-    new_paragraphs = new.paragraphs if new else ()
+    if old is not None and new is not None and old.paragraphs == new.paragraphs:
+        return QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question)
+    old_paragraphs = answer_paragraphs(old.paragraphs) if old else ()
+    new_paragraphs = answer_paragraphs(new.paragraphs) if new else ()
+    if old_paragraphs == new_paragraphs:  # the common case: skip all further work
+        return QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question)
     if comparison_key(" ".join(old_paragraphs)) == comparison_key(" ".join(new_paragraphs)):
         if old is not None and " ".join(old_paragraphs) != " ".join(new_paragraphs):
             return QuestionDiff(

@@ -12,17 +12,25 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from monitor import diff, notify, segment
 from monitor.config import Config, topics_of
 from monitor.notify import Notifier, SubscriptionRecord
-from monitor.records import ChangeRecord, CrawlProblem, CrawlRecord, ParseError, from_dict
+from monitor.records import (
+    ChangeRecord,
+    CrawlProblem,
+    CrawlRecord,
+    ParsedDocument,
+    ParseError,
+    from_dict,
+)
 from monitor.store import IngestResult, PendingVersion, Planner, Store
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_CHAT = 0
-SOURCES = ("syncfeed", "koop")
+SOURCES = ("syncfeed", "files", "tweedekamer", "koop")
 _KEEP_CRAWL_FILES = 50
 
 
@@ -55,8 +63,13 @@ def scrapy_settings(config: Config) -> dict[str, str]:
     }
 
 
-def spider_arguments(config: Config, source: str, store: Store) -> dict[str, str] | None:
-    """Arguments for one source's spider, or None when there is nothing to crawl."""
+def spider_arguments(
+    config: Config, source: str, store: Store, since: str | None = None
+) -> dict[str, str] | None:
+    """Arguments for one source's spider, or None when there is nothing to crawl.
+
+    `since` (a date) overrides `[sources.syncfeed] start_date` for categories without a cursor.
+    """
     hosts = ",".join(config.allowed_hosts)
     if source == "syncfeed":
         feed = config.sources.syncfeed
@@ -65,18 +78,40 @@ def spider_arguments(config: Config, source: str, store: Store) -> dict[str, str
             "categories": ",".join(feed.categories),
             "cursors": json.dumps(store.cursors("syncfeed")),
             "max_pages": str(feed.max_pages),
+            "since": since or feed.start_date,
+            "allowed_hosts": hosts,
+        }
+    if source == "files":
+        documents = store.files_to_fetch()
+        if not documents:
+            return None
+        return {"documents": json.dumps(documents), "allowed_hosts": hosts}
+    if source == "tweedekamer":
+        tk = config.sources.tweedekamer
+        pages = store.tk_pages_to_fetch(tk.recheck_days)
+        if not pages and tk.listing_pages <= 0:
+            return None
+        return {
+            "base_url": tk.base_url,
+            "pages": json.dumps(pages),
+            "listing_pages": str(tk.listing_pages),
             "allowed_hosts": hosts,
         }
     if source == "koop":
         koop = config.sources.koop
+        store.assign_question_koop_ids()
         wanted = store.koop_ids_to_fetch(koop.recheck_days)
         if not wanted:
             return None
+        window = koop.sru_window_days
+        modified = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=window)
         return {
             "ids": ",".join(sorted(wanted)),
             "validators": json.dumps(wanted),
             "repository_url": koop.repository_url,
             "zoek_url": koop.zoek_url,
+            "sru_url": koop.sru_url if window > 0 else "",
+            "modified_since": modified.isoformat() if window > 0 else "",
             "allowed_hosts": hosts,
         }
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
@@ -93,9 +128,14 @@ def crawl_command(
     return command
 
 
-async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None:
-    """Run one source's spider as a child process writing JSON Lines; None if nothing to do."""
-    arguments = await asyncio.to_thread(spider_arguments, config, source, store)
+async def crawl(
+    config: Config, source: str, store: Store, since: str | None = None, progress: bool = False
+) -> CrawlResult | None:
+    """Run one source's spider as a child process writing JSON Lines; None if nothing to do.
+
+    With `progress` the spider's log (and progress line) goes to our standard error as it runs.
+    """
+    arguments = await asyncio.to_thread(spider_arguments, config, source, store, since)
     if arguments is None:
         return None
     folder = config.data_path / "crawls"
@@ -107,7 +147,7 @@ async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None
     process = await asyncio.create_subprocess_exec(
         *crawl_command(source, arguments, scrapy_settings(config), out),
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=None if progress else asyncio.subprocess.PIPE,
         env=env,
         start_new_session=True,
     )
@@ -118,7 +158,7 @@ async def crawl(config: Config, source: str, store: Store) -> CrawlResult | None
         await process.wait()
         raise
     seconds = asyncio.get_running_loop().time() - started
-    tail = stderr.decode("utf-8", "replace")[-3000:]
+    tail = (stderr or b"").decode("utf-8", "replace")[-3000:]
     _prune(folder, source)
     if process.returncode != 0:
         raise CrawlFailed(f"{source} crawl exited with {process.returncode}: {tail[-500:]}")
@@ -189,31 +229,39 @@ def _process_version(store: Store, pending: PendingVersion, silent: bool) -> int
             [[i.role, i.numbers, i.paragraphs] for i in (*parsed.questions, *parsed.answers)]
         ).encode()
     ).hexdigest()
-    correction = None
+    corrections = []
     base = store.comparison_base(pending)
     if base is not None:
         base_id, body, rendition, carry = base
-        old = segment.parse(body, rendition, "")
-        result = diff.compare(old, parsed, carry_forward=carry)
-        if result.changed:
-            changed = result.changed
-            summary = "; ".join(
-                f"question {q.number}: {', '.join(k.value for k in q.kinds) or q.status}"
-                for q in changed
-            )
-            correction = {
-                "base_version_id": base_id,
-                "severity": result.max_severity.value,
-                "kinds": [k.value for k in result.kinds],
-                "summary": summary,
-                "detail": {
-                    "diff": result.to_json(),
-                    "base_version_id": base_id,
-                    "version_id": pending.id,
-                },
-            }
-    change_id = store.save_parsed(pending, parsed, content_hash, correction, silent)
-    return 1 if change_id is not None else 0
+        found = _correction(segment.parse(body, rendition, ""), parsed, carry, base_id, pending.id)
+        if found is not None:
+            corrections.append(found)
+    for later_id, body, rendition in store.later_amendments(pending):
+        later = segment.parse(body, rendition, "")
+        found = _correction(parsed, later, True, pending.id, later_id)
+        if found is not None:
+            corrections.append(found)
+    return len(store.save_parsed(pending, parsed, content_hash, corrections, silent))
+
+
+def _correction(
+    old: ParsedDocument, new: ParsedDocument, carry: bool, base_id: int, version_id: int
+) -> dict[str, Any] | None:
+    result = diff.compare(old, new, carry_forward=carry)
+    if not result.changed:
+        return None
+    summary = "; ".join(
+        f"question {q.number}: {', '.join(k.value for k in q.kinds) or q.status}"
+        for q in result.changed
+    )
+    return {
+        "base_version_id": base_id,
+        "version_id": version_id,
+        "severity": result.max_severity.value,
+        "kinds": [k.value for k in result.kinds],
+        "summary": summary,
+        "detail": {"diff": result.to_json(), "base_version_id": base_id, "version_id": version_id},
+    }
 
 
 def make_planner(config: Config, telegram: bool) -> Planner:

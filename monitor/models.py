@@ -238,6 +238,32 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class TopicMatchRow(Base):
+    """Why a question set matched one version of a topic: written by topic replays, never
+    alerted, so a changed topic can be re-run over the archive."""
+
+    __tablename__ = "topic_matches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(80))
+    topic_version: Mapped[str] = mapped_column(String(16))
+    question_set_id: Mapped[int] = mapped_column(ForeignKey("question_sets.id"), index=True)
+    term: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(40))
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    matched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("topic", "topic_version", "question_set_id", "term"),)
+
+
+# Full-text search objects made by migration h_web_search (FTS5 table and its shadow tables on
+# SQLite, a GIN index on PostgreSQL); not models, so schema comparisons must skip them.
+SEARCH_OBJECTS = ("items_search", "ix_items_search")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic `include_name` hook: compare everything except the full-text search objects."""
+    return not (name or "").startswith(SEARCH_OBJECTS)
+
+
 class Incident(Base):
     """A period a health subject (a source, the outbox) was unhealthy; operators hear both ends."""
 

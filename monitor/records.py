@@ -135,6 +135,18 @@ class FeedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSeek:
+    """Where an initial sync from a start date begins, found by bisecting on entry timestamps."""
+
+    category: str
+    since: str
+    skiptoken: int | None
+    next_url: str | None
+    requests: int
+    record: Literal["feed_seek"] = "feed_seek"
+
+
+@dataclass(frozen=True, slots=True)
 class FetchedBody:
     """One fetched rendition of a document (or why it could not be fetched)."""
 
@@ -169,13 +181,15 @@ class CrawlProblem:
     record: Literal["crawl_problem"] = "crawl_problem"
 
 
-CrawlRecord = FeedEntity | FeedPage | FetchedBody | CrawlProblem
+CrawlRecord = FeedEntity | FeedPage | FeedSeek | FetchedBody | CrawlProblem
 
 _RECORD_TYPES: dict[
-    str, type[FeedEntity] | type[FeedPage] | type[FetchedBody] | type[CrawlProblem]
+    str,
+    type[FeedEntity] | type[FeedPage] | type[FeedSeek] | type[FetchedBody] | type[CrawlProblem],
 ] = {
     "feed_entity": FeedEntity,
     "feed_page": FeedPage,
+    "feed_seek": FeedSeek,
     "fetched_body": FetchedBody,
     "crawl_problem": CrawlProblem,
 }

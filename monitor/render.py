@@ -72,6 +72,8 @@ def standalone_html(result: DocumentDiff, old_name: str, new_name: str) -> str:
     return (
         '<!doctype html><html lang="nl"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'\">"
         f"<title>Kamerwacht diff: {escape(old_name)} → {escape(new_name)}</title><style>{STYLE}</style></head>"
         f"<body><h1>{escape(old_name)} → {escape(new_name)}</h1>"
         f"<p>Max severity: <b>{escape(result.max_severity.value)}</b>; "

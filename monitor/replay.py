@@ -1,14 +1,17 @@
-"""A loopback server that replays upstream sources (SyncFeed, KOOP) in their exact wire formats.
+"""A loopback server that replays every upstream source in its exact wire format.
 
-It backs `kamerwacht demo`, the end-to-end tests and the benchmarks: a timeline of stages is
-published step by step, and the real spiders crawl it over HTTP. Faults (5xx bursts, truncated
-bodies, stalls) can be injected per path prefix.
+It serves the SyncFeed (Atom pages, `Resources/{guid}` files with their ContentLength), the
+tweedekamer.nl kamervragen listing and detail pages (current design), and KOOP (publication XML,
+`metadata.xml`, the SRU endpoint, soft 404s). It backs `kamerwacht demo`, the end-to-end tests
+and the benchmarks: a timeline of stages is published step by step, and the real spiders crawl it
+over HTTP. Faults (5xx bursts, truncated bodies, stalls) can be injected per path prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
+import re
 import threading
 import time
 import tomllib
@@ -44,6 +47,8 @@ class Stage:
     say: str
     entities: tuple[EntitySpec, ...]
     publications: dict[str, bytes]
+    resources: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    pages: dict[tuple[str, str], bytes] = field(default_factory=dict)
 
 
 def load_timeline(path: Path | None = None) -> list[Stage]:
@@ -70,7 +75,11 @@ def load_timeline(path: Path | None = None) -> list[Stage]:
             for e in raw.get("entities", [])
         )
         publications = {p["id"]: read(p["file"]) for p in raw.get("publications", [])}
-        stages.append(Stage(raw["name"], raw.get("say", raw["name"]), entities, publications))
+        files = {r["guid"]: (r["content_type"], read(r["file"])) for r in raw.get("resources", [])}
+        pages = {(p["zaak"], p["did"]): read(p["file"]) for p in raw.get("pages", [])}
+        stages.append(
+            Stage(raw["name"], raw.get("say", raw["name"]), entities, publications, files, pages)
+        )
     return stages
 
 
@@ -78,7 +87,9 @@ def _lower_camel(category: str) -> str:
     return category[:1].lower() + category[1:]
 
 
-def render_entity(spec: EntitySpec, prefix: str = "tk") -> str:
+def render_entity(
+    spec: EntitySpec, prefix: str = "tk", resource: tuple[str, bytes] | None = None
+) -> str:
     """The tkData v1-0 XML of one entity, with namespace-qualified global attributes."""
     name = _lower_camel(spec.category)
     stamp = spec.updated or "2021-10-13T10:00:00"
@@ -87,6 +98,10 @@ def render_entity(spec: EntitySpec, prefix: str = "tk") -> str:
         f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="{spec.guid}" '
         f'{prefix}:bijgewerkt="{stamp}" {prefix}:verwijderd="{"true" if spec.deleted else "false"}"'
     )
+    if resource is not None and not spec.deleted:
+        attrs += (
+            f' {prefix}:contentType="{resource[0]}" {prefix}:contentLength="{len(resource[1])}"'
+        )
     if spec.deleted:
         return f"<{name} {attrs}/>"
     children = []
@@ -129,6 +144,7 @@ class ReplayState:
         self.feeds: dict[str, list[_Entry]] = {}
         self.publications: dict[str, bytes] = {}
         self.resources: dict[str, tuple[str, bytes]] = {}
+        self.pages: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.faults: list[Fault] = []
         self.requests: list[str] = []
         self.clock = 0
@@ -139,15 +155,25 @@ class ReplayState:
             self.clock += 1
             updated = spec.updated or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             prefix = "ns1" if spec.category in ("ZaakActor", "DocumentVersie") else "tk"
-            entry = _Entry(self.next_token, spec, updated, render_entity(spec, prefix))
+            resource = self.resources.get(spec.guid) if spec.category == "Document" else None
+            entry = _Entry(self.next_token, spec, updated, render_entity(spec, prefix, resource))
             self.feeds.setdefault(spec.category, []).append(entry)
             return entry.token
 
     def apply(self, stage: Stage) -> None:
+        with self.lock:
+            # Files first: a Document entry announces its file's ContentLength.
+            self.resources.update(stage.resources)
+            for key, body in stage.pages.items():
+                self.set_page(key, body)
         for spec in stage.entities:
             self.add(spec)
         with self.lock:
             self.publications.update(stage.publications)
+
+    def set_page(self, key: tuple[str, str], body: bytes) -> None:
+        """Publish (or change) a tweedekamer.nl detail page; caller holds the lock."""
+        self.pages[key] = (body, time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
 
     def fault(self, fault: Fault) -> None:
         with self.lock:
@@ -203,6 +229,141 @@ def render_feed(
     return "\n".join(parts).encode("utf-8")
 
 
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_TK_NOT_FOUND = (
+    b"<!DOCTYPE html><html lang='nl'><head><title>Pagina niet gevonden | Tweede Kamer der "
+    b"Staten-Generaal</title></head><body><main><h1>Pagina niet gevonden</h1></main></body></html>"
+)
+_META = re.compile(rb'<meta\s+name="([^"]+)"\s+scheme="([^"]*)"\s+content="([^"]*)"\s*/>')
+_TITLE = re.compile(rb'<meta name="dcterms.title" content="([^"]*)"')
+_DATE = re.compile(rb'<time[^>]*datetime="([^"]+)"')
+_SOORT = re.compile(rb'<span class="u-text-primary u-font-normal">([^<]*)</span>')
+
+
+def _card_of(zaak: str, did: str, body: bytes) -> tuple[str, str]:
+    """(date, card HTML) of one listed document, read from its detail page."""
+    title = (_TITLE.search(body) or [b"", b""])[1].decode()
+    date = (_DATE.search(body) or [b"", b""])[1].decode()
+    soort = (_SOORT.search(body) or [b"", b""])[1].decode().strip().rstrip(":").strip()
+    card = (
+        '<div class="m-card"><div class="m-card__main">'
+        f'<h4 class="u-mt-0"><a href="/kamerstukken/kamervragen/detail?id={zaak}&amp;did={did}">'
+        f"{title}</a></h4>"
+        f'<time class="u-text-primary" datetime="{date}">{date}</time>'
+        f'<p class="u-text-dark-gray">{html.escape(soort)} | {zaak} | {did}</p>'
+        f'<a class="m-button m-button--only-icon" href="/downloads/document?id={did}" '
+        f'aria-label="Download {did}"></a>'
+        "</div></div>"
+    )
+    return date, card
+
+
+def render_listing(cards: list[str], page: int, more: bool) -> str:
+    """One page of the tweedekamer.nl kamervragen search results (current design)."""
+    nxt = (
+        f'<a class="m-pagination__link" rel="next" href="/kamerstukken/kamervragen?qry=%2A'
+        f"&amp;fld_tk_categorie=Kamerstukken&amp;fld_prl_kamerstuk=Kamervragen"
+        f'&amp;srt=date%3Adesc%3Adate&amp;page={page + 1}">Volgende</a>'
+        if more
+        else ""
+    )
+    return (
+        "<!DOCTYPE html><html lang='nl'><head><meta charset='utf-8'>"
+        "<title>Kamervragen | Tweede Kamer der Staten-Generaal</title></head><body><main>"
+        f"<h1>Kamervragen</h1><div class='m-search-results'>{''.join(cards)}</div>"
+        f"<nav class='m-pagination'>{nxt}</nav></main></body></html>"
+    )
+
+
+def render_metadata(publication: bytes) -> bytes:
+    """`metadata.xml` (root `metadata_gegevens`) from the `<meta>` block of a publication."""
+    rows = [
+        f'  <metadata name="{n.decode()}" scheme="{s.decode()}" content="{c.decode()}" />'
+        for n, s, c in _META.findall(publication)
+    ]
+    return ("<metadata_gegevens>\n" + "\n".join(rows) + "\n</metadata_gegevens>\n").encode()
+
+
+def _meta_of(publication: bytes) -> dict[str, str]:
+    return {n.decode(): c.decode() for n, _, c in _META.findall(publication)}
+
+
+_CQL = re.compile(
+    r'(dt\.available|dt\.modified|dt\.identifier|w\.publicatienaam)\s*(>=|==|=)\s*("[^"]*"|\S+)'
+)
+
+
+def render_sru(base: str, publications: dict[str, bytes], query: dict[str, str]) -> bytes:
+    """A `searchRetrieveResponse` over the published KOOP items, for a small CQL subset."""
+    sru = "http://docs.oasis-open.org/ns/search-ws/sruResponse"
+    head = f'<?xml version="1.0" encoding="UTF-8"?><sru:searchRetrieveResponse xmlns:sru="{sru}"><sru:version>2.0</sru:version>'
+    cql = query.get("query", "")
+    clauses = _CQL.findall(cql)
+    if query.get("operation") != "searchRetrieve" or not clauses:
+        return (
+            head + "<sru:numberOfRecords>0</sru:numberOfRecords><sru:diagnostics><diagnostic>"
+            f"<message>Unsupported query: {html.escape(cql)}</message></diagnostic>"
+            "</sru:diagnostics></sru:searchRetrieveResponse>"
+        ).encode()
+    found = []
+    for identifier, body in sorted(publications.items()):
+        meta = _meta_of(body)
+        values = {
+            "dt.available": meta.get("DCTERMS.available", ""),
+            "dt.modified": meta.get("DCTERMS.modified", meta.get("DCTERMS.available", "")),
+            "dt.identifier": identifier,
+            "w.publicatienaam": meta.get("OVERHEIDop.publicationName", ""),
+        }
+        ok = all(
+            values[index] >= value.strip('"') if op == ">=" else values[index] == value.strip('"')
+            for index, op, value in clauses
+        )
+        if ok:
+            found.append((identifier, meta))
+    start = max(1, int(query.get("startRecord", "1") or 1))
+    size = max(1, min(1000, int(query.get("maximumRecords", "10") or 10)))
+    chosen = found[start - 1 : start - 1 + size]
+    records = []
+    for position, (identifier, meta) in enumerate(chosen, start):
+        vj = meta.get("OVERHEIDop.vergaderjaar", "").replace("-", "")
+        work = f"{base}/frbr/officielepublicaties/{identifier.split('-')[0]}-tk/{vj}/{identifier}/1"
+        items = (
+            "".join(
+                f'<itemUrl manifestation="{m}">{work}/{m}/{identifier}.{m}</itemUrl>'
+                for m in ("html", "pdf")
+            )
+            + f'<itemUrl manifestation="metadata">{work}/metadata/metadata.xml</itemUrl><itemUrl manifestation="xml">{work}/xml/{identifier}.xml</itemUrl>'
+        )
+        records.append(
+            "<sru:record><sru:recordSchema>http://standaarden.overheid.nl/sru/</sru:recordSchema>"
+            "<sru:recordPacking>xml</sru:recordPacking><sru:recordData><gzd><originalData><meta>"
+            f"<owmskern><identifier>{identifier}</identifier><title>{html.escape(meta.get('DC.title', identifier))}</title>"
+            f'<type scheme="OVERHEIDop.Parlementair">Aanhangsel van de Handelingen</type>'
+            f"<modified>{values_or(meta, 'DCTERMS.modified', 'DCTERMS.available')}</modified></owmskern>"
+            f"<owmsmantel><available>{meta.get('DCTERMS.available', '')}</available></owmsmantel>"
+            f"<tpmeta><product-area>officielepublicaties</product-area><publicatienaam>{html.escape(meta.get('OVERHEIDop.publicationName', ''))}</publicatienaam>"
+            f"<vergaderjaar>{meta.get('OVERHEIDop.vergaderjaar', '')}</vergaderjaar><vraagnummer>{meta.get('OVERHEIDop.vraagnummer', '')}</vraagnummer></tpmeta>"
+            f"</meta></originalData><enrichedData><url>{work}/xml/{identifier}.xml</url>"
+            f"<preferredUrl>{base}/zoek/{identifier}.html</preferredUrl>{items}</enrichedData></gzd>"
+            f"</sru:recordData><sru:recordPosition>{position}</sru:recordPosition></sru:record>"
+        )
+    tail = ""
+    if start - 1 + size < len(found):
+        tail = f"<sru:nextRecordPosition>{start + size}</sru:nextRecordPosition>"
+    return (
+        head
+        + f"<sru:numberOfRecords>{len(found)}</sru:numberOfRecords><sru:records>"
+        + "".join(records)
+        + "</sru:records>"
+        + tail
+        + "</sru:searchRetrieveResponse>"
+    ).encode()
+
+
+def values_or(meta: dict[str, str], *names: str) -> str:
+    return next((meta[n] for n in names if meta.get(n)), "")
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: ReplayHTTPServer
     protocol_version = "HTTP/1.1"
@@ -237,24 +398,103 @@ class _Handler(BaseHTTPRequestHandler):
             entries, next_token = state.page(category, after)
             body = render_feed(base, category, entries, next_token, base + self.path)
             self._send(200, body, "application/atom+xml; charset=utf-8")
+        elif path.startswith("/SyncFeed/2.0/Resources/"):
+            self._resource(path.rsplit("/", 1)[-1])
+        elif path == "/kamerstukken/kamervragen/detail":
+            self._detail(query.get("id", ""), query.get("did", ""))
+        elif path == "/kamerstukken/kamervragen":
+            self._send(200, self._listing(query), "text/html; charset=utf-8")
+        elif path.endswith("/metadata.xml") and path.startswith(("/frbr/", "/zoek/")):
+            self._metadata(path.rsplit("/", 2)[-2] if path.startswith("/zoek/") else path)
         elif path.startswith("/frbr/officielepublicaties/") and path.endswith(".xml"):
             self._publication(path.rsplit("/", 1)[-1][: -len(".xml")])
         elif path.startswith("/zoek/") and path.endswith(".xml"):
             self._publication(path[len("/zoek/") : -len(".xml")])
+        elif path == "/sru":
+            self._send(200, self._sru(query), "text/xml; charset=utf-8")
         elif path == "/Errors/404.htm":
             self._send(200, b"<html><body><h1>Pagina niet gevonden</h1></body></html>", "text/html")
         else:
             self._send(404, b"not found", "text/plain")
+
+    def _resource(self, guid: str) -> None:
+        if not _GUID.match(guid):
+            self._send(
+                400, b"<Error><Message>An error has occurred.</Message></Error>", "application/xml"
+            )
+            return
+        with self.server.state.lock:
+            found = self.server.state.resources.get(guid)
+        if found is None:
+            self._send(404, b"<Error><Message>Not found.</Message></Error>", "application/xml")
+            return
+        self._send(200, found[1], found[0])
+
+    def _detail(self, zaak: str, did: str) -> None:
+        state = self.server.state
+        with state.lock:
+            found = state.pages.get((zaak, did)) or next(
+                (page for (_, d), page in state.pages.items() if d == did and zaak == did), None
+            )
+        if found is None:
+            self._send(404, _TK_NOT_FOUND, "text/html; charset=utf-8")
+            return
+        body, last_modified = found
+        etag = 'W/"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+        validators = {"ETag": etag, "Last-Modified": last_modified}
+        if self.headers.get("If-None-Match") == etag or (
+            self.headers.get("If-None-Match") is None
+            and self.headers.get("If-Modified-Since") == last_modified
+        ):
+            self.send_response(304)
+            for key, value in validators.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._send(200, body, "text/html; charset=utf-8", validators)
+
+    def _listing(self, query: dict[str, str]) -> bytes:
+        """The kamervragen search listing: 15 cards per page, newest first."""
+        state = self.server.state
+        with state.lock:
+            pages = [(key, body) for key, (body, _) in state.pages.items()]
+        cards = sorted(
+            (_card_of(z, d, body) for (z, d), body in pages), key=lambda c: c[0], reverse=True
+        )
+        try:
+            number = max(1, int(query.get("page", "1")))
+        except ValueError:
+            number = 1
+        chosen = cards[(number - 1) * 15 : number * 15]
+        return render_listing([c[1] for c in chosen], number, len(cards) > number * 15).encode()
+
+    def _metadata(self, path: str) -> None:
+        identifier = path if not path.startswith("/frbr/") else path.split("/")[-4]
+        with self.server.state.lock:
+            body = self.server.state.publications.get(identifier)
+        if body is None:
+            self._soft_404()
+            return
+        self._send(200, render_metadata(body), "application/xml; charset=utf-8")
+
+    def _sru(self, query: dict[str, str]) -> bytes:
+        with self.server.state.lock:
+            publications = dict(self.server.state.publications)
+        return render_sru(self.server.base_url, publications, query)
+
+    def _soft_404(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", f"{self.server.base_url}/Errors/404.htm")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _publication(self, identifier: str) -> None:
         with self.server.state.lock:
             body = self.server.state.publications.get(identifier)
         if body is None:
             # KOOP answers a missing publication with a redirect to an error page (a soft 404).
-            self.send_response(302)
-            self.send_header("Location", f"{self.server.base_url}/Errors/404.htm")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self._soft_404()
             return
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         if self.headers.get("If-None-Match") == etag:

@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
+from bs4.element import NavigableString
 from lxml import etree
 
-from monitor.normalize import clean, clean_paragraph
+from monitor.normalize import clean
 from monitor.records import Item, ParsedDocument, ParseError, Rendition
 
+_NUM = r"\d{1,3}[a-z]?"
+_NUMLIST = rf"{_NUM}(?:\s*(?:,|&|en|t/m|tot\s+en\s+met|-|–)\s*{_NUM})*"
 _NUMBER = re.compile(r"\b(\d{1,3}[a-z]?)\b")
+# "Vraag 1", "Antwoord 2 en 3", "Antwoord op vraag 4, 5 en 6", "Vragen 7 t/m 9:", or a bare
+# "Antwoord" (an unnumbered block, reported as preamble or unmatched, never guessed).
 _HEADING = re.compile(
-    r"^\s*(?P<role>vragen|vraag|antwoorden|antwoord)\b(?P<rest>[\s\d,a-z]*?(?:\d{1,3}[a-z]?))\s*[.:]?\s*$",
+    rf"^\s*(?P<role>vragen|vraag|antwoorden|antwoord)"
+    rf"(?:\s+(?:op|bij)\s+(?:de\s+)?(?:vraag|vragen))?"
+    rf"(?P<nums>\s*{_NUMLIST})?\s*[.:]?\s*$",
     re.IGNORECASE,
 )
 _INLINE_HEADING = re.compile(
-    r"^\s*(?P<role>vragen|vraag|antwoorden|antwoord)\s+(?P<nums>\d{1,3}[a-z]?(?:\s*(?:,|en|t/m|tot en met)\s*\d{1,3}[a-z]?)*)\s*[.:]\s+(?P<text>\S.*)$",
+    rf"^\s*(?P<role>vragen|vraag|antwoorden|antwoord)"
+    rf"(?:\s+(?:op|bij)\s+(?:de\s+)?(?:vraag|vragen))?"
+    rf"\s+(?P<nums>{_NUMLIST})\s*[.:]\s+(?P<text>\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 _SEE_ANSWER = re.compile(
-    r"\b(?:zie|verwijs\w*\s+(?:ik\s+)?(?:u\s+)?naar)\s+(?:ook\s+)?(?:mijn\s+)?(?:het\s+)?antwoord(?:en)?\s+op\s+(?:de\s+)?vra(?:ag|gen)\s+(?P<nums>\d{1,3}[a-z]?(?:\s*(?:,|en)\s*\d{1,3}[a-z]?)*)",
+    r"\b(?:zie|verwijs\w*\s+(?:ik\s+)?(?:u\s+)?naar)\s+(?:ook\s+)?(?:mijn\s+)?(?:het\s+)?"
+    r"antwoord(?:en)?\s+(?:op\s+)?(?:de\s+)?vra(?:ag|gen)\s+"
+    r"(?P<nums>\d{1,3}[a-z]?(?:\s*(?:,|en|t/m)\s*\d{1,3}[a-z]?)*)",
     re.IGNORECASE,
 )
 _CITED = re.compile(
@@ -29,6 +42,12 @@ _CITED = re.compile(
     re.IGNORECASE,
 )
 _RANGE = re.compile(r"(\d{1,3})\s*(?:t/m|tot en met|-|–)\s*(\d{1,3})")
+# The answer's own description line ("Antwoord van minister … (ontvangen …)"): text after it and
+# before the first numbered heading is the answer's unnumbered preamble.
+_ANSWER_INTRO = re.compile(
+    r"^(?:nader\s+)?(?:antwoord|mededeling)\s+(?:van|namens)\b.*\(ontvangen\b", re.IGNORECASE
+)
+_BULLET = re.compile(r"^\s*(?:[-–—•▪◦·*]|\(?[a-z0-9]{1,2}[.)])\s+")
 
 _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, huge_tree=False, remove_comments=True
@@ -58,7 +77,7 @@ def numbers_in(label: str) -> tuple[str, ...]:
 
 
 def cited_publications(text: str) -> tuple[str, ...]:
-    """KOOP ids of the Aanhangsel numbers a header cites ("Zie ook Aanhangsel Handelingen …").
+    """KOOP ids of the Aanhangsel numbers a text cites ("Zie ook Aanhangsel Handelingen …").
 
     >>> cited_publications("Zie ook Aanhangsel Handelingen, vergaderjaar 2020–2021, nr. 4076.")
     ('ah-tk-20202021-4076',)
@@ -70,7 +89,11 @@ def cited_publications(text: str) -> tuple[str, ...]:
 
 
 def see_also(text: str) -> tuple[str, ...]:
-    """Question numbers an answer refers to instead of repeating itself."""
+    """Question numbers an answer refers to instead of repeating itself.
+
+    >>> see_also("Zie het antwoord op vraag 2.")
+    ('2',)
+    """
     out: dict[str, None] = {}
     for m in _SEE_ANSWER.finditer(text):
         for n in numbers_in(m["nums"]):
@@ -89,6 +112,62 @@ def parse(body: bytes, rendition: Rendition, identifier: str = "") -> ParsedDocu
     except UnicodeDecodeError as exc:
         raise ParseError(f"{identifier or 'document'}: text is not UTF-8") from exc
     return parse_text(text, rendition, identifier)
+
+
+# --- assembling items from blocks (shared by every rendition) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One explicit question/answer block (XML element, HTML div) before numbering is checked."""
+
+    role: str
+    label: str
+    paragraphs: tuple[str, ...]
+
+
+def _paragraph(text: str) -> str:
+    return clean(_BULLET.sub("", text, count=1))
+
+
+def _item(role: str, label: str, paragraphs: Iterable[str]) -> Item:
+    texts = tuple(p for p in paragraphs if p)
+    return Item(
+        role="question" if role == "question" else "answer",
+        numbers=numbers_in(label),
+        label=clean(label),
+        paragraphs=texts,
+        see_also=see_also(" ".join(texts)) if role == "answer" else (),
+    )
+
+
+def _split_blocks(
+    blocks: Iterable[_Block],
+) -> tuple[list[Item], list[Item], list[str], list[str]]:
+    """Numbered blocks become items; an unnumbered answer block before the first numbered answer
+    is the preamble; any other unnumbered text is unmatched (kept for review, never attached)."""
+    questions: list[Item] = []
+    answers: list[Item] = []
+    preamble: list[str] = []
+    unmatched: list[str] = []
+    for block in blocks:
+        label, paragraphs = block.label, list(block.paragraphs)
+        if not numbers_in(label) and paragraphs:
+            heading = _HEADING.match(paragraphs[0]) or _INLINE_HEADING.match(paragraphs[0])
+            if heading and heading["nums"]:
+                if "text" in heading.groupdict():
+                    label = paragraphs[0][: heading.start("text")].strip()
+                    paragraphs[0] = heading["text"]
+                else:
+                    label, paragraphs = paragraphs[0], paragraphs[1:]
+        if numbers_in(label):
+            item = _item(block.role, label, paragraphs)
+            (questions if item.role == "question" else answers).append(item)
+        elif block.role == "answer" and not answers:
+            preamble.extend(p for p in paragraphs if p)
+        else:
+            unmatched.extend(p for p in paragraphs if p)
+    return questions, answers, preamble, unmatched
 
 
 # --- KOOP XML --------------------------------------------------------------------------------
@@ -110,28 +189,23 @@ def _children(element: etree._Element, name: str) -> Iterator[etree._Element]:
             yield child
 
 
+def _note_text(note: etree._Element) -> str:
+    return clean(" ".join(_itertext(n) for n in note if _local(n.tag) != "noot.nr"))
+
+
 def _text(element: etree._Element, footnotes: list[str]) -> str:
-    """Visible text of an element, with footnotes moved out and list items kept apart."""
+    """Visible inline text of an element, with footnotes moved out and their calls dropped."""
     parts: list[str] = []
 
     def walk(el: etree._Element) -> None:
         name = _local(el.tag)
         if name == "noot":
-            note = " ".join(clean(_itertext(n)) for n in el if _local(n.tag) != "noot.nr")
-            footnotes.append(note)
-            if el.tail:
-                parts.append(el.tail)
-            return
-        if name in ("noot.nr", "noot.ref", "nootref"):
-            if el.tail:
-                parts.append(el.tail)
-            return
-        if el.text:
-            parts.append(el.text)
-        for child in el:
-            walk(child)
-        if name in ("li", "row", "al"):
-            parts.append(" ")
+            footnotes.append(_note_text(el))
+        elif name not in ("noot.nr", "noot.ref", "nootref", "li.nr"):
+            if el.text:
+                parts.append(el.text)
+            for child in el:
+                walk(child)
         if el.tail:
             parts.append(el.tail)
 
@@ -142,30 +216,31 @@ def _text(element: etree._Element, footnotes: list[str]) -> str:
     return "".join(parts)
 
 
-def _paragraphs(element: etree._Element, footnotes: list[str]) -> list[str]:
+def _xml_paragraphs(children: Iterable[etree._Element], footnotes: list[str]) -> list[str]:
+    """Paragraphs of a `vraag`/`antwoord`: each `al`, each list item and each table row apart."""
     out: list[str] = []
-    for child in element:
+    for child in children:
         name = _local(child.tag)
         if name == "nr":
             continue
         if name == "noot":
-            _text_of_note(child, footnotes)
-            continue
-        if name in ("lijst", "table", "tabel"):
-            for li in child.iter():
-                if _local(li.tag) in ("li", "row"):
-                    text = clean_paragraph(_text(li, footnotes))
-                    if text:
-                        out.append(text)
-            continue
-        text = clean_paragraph(_text(child, footnotes))
-        if text:
-            out.append(text)
-    return out
-
-
-def _text_of_note(note: etree._Element, footnotes: list[str]) -> None:
-    footnotes.append(" ".join(clean(_itertext(n)) for n in note if _local(n.tag) != "noot.nr"))
+            footnotes.append(_note_text(child))
+        elif name == "lijst":
+            for li in _children(child, "li"):
+                inline = [c for c in li if _local(c.tag) != "lijst"]
+                text = " ".join(
+                    _text(c, footnotes) for c in inline if _local(c.tag) != "li.nr"
+                ) or clean(li.text or "")
+                out.append(_paragraph(text))
+                for nested in _children(li, "lijst"):
+                    out.extend(_xml_paragraphs([nested], footnotes))
+        elif name in ("table", "tabel"):
+            for row in (r for r in child.iter() if _local(r.tag) == "row"):
+                cells = [clean(_text(e, footnotes)) for e in row if _local(e.tag) == "entry"]
+                out.append(" | ".join(cells))
+        else:
+            out.append(_paragraph(_text(child, footnotes)))
+    return [p for p in out if p]
 
 
 def parse_koop_xml(body: bytes, identifier: str = "") -> ParsedDocument:
@@ -190,10 +265,8 @@ def parse_koop_xml(body: bytes, identifier: str = "") -> ParsedDocument:
     header: list[str] = []
     received_on: str | None = None
     title = ""
-    questions: list[Item] = []
-    answers: list[Item] = []
-    unmatched: list[str] = []
-    preamble: list[str] = []
+    blocks: list[_Block] = []
+    loose: list[str] = []
     for child in container:
         name = _local(child.tag)
         if name == "kamervraagomschrijving":
@@ -213,129 +286,308 @@ def parse_koop_xml(body: bytes, identifier: str = "") -> ParsedDocument:
             if text:
                 header.append(text)
         elif name in ("vraag", "antwoord"):
-            role: str = "question" if name == "vraag" else "answer"
             label_el = next(_children(child, "nr"), None)
-            paragraphs = _paragraphs(child, footnotes)
-            label = clean(_itertext(label_el)) if label_el is not None else ""
-            if not label and paragraphs and _HEADING.match(paragraphs[0]):
-                label, paragraphs = paragraphs[0], paragraphs[1:]
-            numbers = numbers_in(label)
-            if not numbers:
-                unmatched.extend(paragraphs)
-                continue
-            item = Item(
-                role="question" if role == "question" else "answer",
-                numbers=numbers,
-                label=label,
-                paragraphs=tuple(paragraphs),
-                see_also=see_also(" ".join(paragraphs)) if role == "answer" else (),
+            blocks.append(
+                _Block(
+                    "question" if name == "vraag" else "answer",
+                    clean(_itertext(label_el)) if label_el is not None else "",
+                    tuple(_xml_paragraphs(list(child), footnotes)),
+                )
             )
-            (questions if role == "question" else answers).append(item)
         elif name == "noot":
-            _text_of_note(child, footnotes)
-        elif name == "al":
-            text = clean_paragraph(_text(child, footnotes))
-            if text:
-                preamble.append(text)
-    cited = cited_publications(" ".join(header))
+            footnotes.append(_note_text(child))
+        elif name in ("al", "lijst", "table"):
+            loose.extend(_xml_paragraphs([child], footnotes))
+    questions, answers, preamble, unmatched = _split_blocks(blocks)
     return ParsedDocument(
         identifier=identifier,
         rendition=Rendition.KOOP_XML,
         title=title,
         questions=tuple(questions),
         answers=tuple(answers),
-        preamble=tuple(preamble),
+        preamble=tuple(loose + preamble),
         unmatched=tuple(unmatched),
         footnotes=tuple(footnotes),
-        cited=cited,
+        cited=cited_publications(" ".join(header)),
         header=tuple(header),
         received_on=received_on,
     )
 
 
-# --- HTML and plain text ---------------------------------------------------------------------
+# --- HTML ------------------------------------------------------------------------------------
+
+_HTML_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "dd", "dt")
+
+
+def _html_paragraphs(element: Tag) -> list[str]:
+    """Block-level paragraphs of an HTML element: paragraphs, list items and table rows apart."""
+    out: list[str] = []
+    inline: list[str] = []
+
+    def flush() -> None:
+        text = _paragraph(" ".join(inline))
+        if text:
+            out.append(text)
+        inline.clear()
+
+    for child in element.children:
+        if isinstance(child, NavigableString):
+            inline.append(str(child))
+            continue
+        if not isinstance(child, Tag):
+            continue
+        name = child.name
+        if name in ("ul", "ol"):
+            flush()
+            for li in child.find_all("li", recursive=False):
+                out.extend(_html_paragraphs(li))
+        elif name == "table":
+            flush()
+            for row in child.find_all("tr"):
+                cells = [clean(c.get_text(" ")) for c in row.find_all(["td", "th"])]
+                out.append(" | ".join(cells))
+        elif name in _HTML_BLOCKS or name in ("div", "section", "li"):
+            flush()
+            out.extend(_html_paragraphs(child))
+        elif name == "br":
+            inline.append(" ")
+        else:
+            inline.append(child.get_text(" "))
+    flush()
+    return [p for p in out if p]
+
+
+def _html_footnotes(soup: BeautifulSoup) -> list[str]:
+    notes: list[str] = []
+    notes_block = soup.find("div", id="noten")
+    if not isinstance(notes_block, Tag):
+        return notes
+    for note in notes_block.find_all("div", class_="noot"):
+        for junk in note.find_all(["h5", "sup"]) + note.find_all(class_="nootnum"):
+            junk.decompose()
+        text = clean(note.get_text(" "))
+        if text:
+            notes.append(text)
+    return notes
+
+
+def _is_heading(tag: Tag) -> bool:
+    return tag.name in ("h2", "h3") or (tag.name == "p" and "nummer" in (tag.get("class") or []))
 
 
 def parse_html(body: bytes, rendition: Rendition, identifier: str = "") -> ParsedDocument:
     """Parse an officielebekendmakingen.nl page (`div.vraag`/`div.antwoord`) or a page whose
     text carries "Vraag n"/"Antwoord n" headings (tweedekamer.nl detail pages)."""
-    soup = BeautifulSoup(body, "lxml")
-    for junk in soup.select("script, style, nav, header, footer, a.nootnum, sup"):
+    with warnings.catch_warnings():
+        # A page that looks like XML (a misrouted KOOP body) is still read as HTML, deliberately.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(body, "lxml")
+    # find_all, not CSS selectors: soupsieve made HTML parsing ten times slower than the XML.
+    for junk in soup.find_all(["script", "style", "nav", "header", "footer"]):
         junk.decompose()
-    footnotes = [clean(n.get_text(" ")) for n in soup.select("div#noten div.noot")]
-    for notes in soup.select("div#noten"):
-        notes.decompose()
-    blocks = soup.select("div.vraag, div.antwoord")
-    if blocks:
-        items = [_html_block(b) for b in blocks]
+    footnotes = _html_footnotes(soup)
+    for junk in [*soup.find_all("div", id="noten"), *soup.find_all("a", class_="nootnum")]:
+        junk.decompose()
+    if not identifier:
+        meta = soup.find("meta", attrs={"name": "DC.identifier"})
+        identifier = str(meta.get("content", "")) if isinstance(meta, Tag) else ""
+    divs = soup.find_all("div", class_=["vraag", "antwoord"])
+    if divs:
+        for sup in soup.find_all("sup"):
+            sup.decompose()  # footnote calls; the notes themselves were read from div#noten
+        blocks = []
+        for div in divs:
+            heading = div.find(_is_heading)
+            label = clean(heading.get_text(" ")) if heading else ""
+            if heading:
+                heading.decompose()
+            role = "question" if "vraag" in (div.get("class") or []) else "answer"
+            blocks.append(_Block(role, label, tuple(_html_paragraphs(div))))
+        questions, answers, preamble, unmatched = _split_blocks(blocks)
         header = tuple(
             clean(el.get_text(" "))
-            for el in soup.select(".kamervraagomschrijving, .kamervraagopmerking")
-        )
-        title_el = soup.select_one("h1")
+            for el in soup.find_all(
+                class_=[
+                    "kamervraagomschrijving_kop", "kamervraagomschrijving", "kamervraagopmerking"
+                ]
+            )
+        )  # fmt: skip
+        title_el = soup.find("h1")
         return ParsedDocument(
             identifier=identifier,
             rendition=rendition,
             title=clean(title_el.get_text(" ")) if title_el else "",
-            questions=tuple(i for i in items if i is not None and i.role == "question"),
-            answers=tuple(i for i in items if i is not None and i.role == "answer"),
+            questions=tuple(questions),
+            answers=tuple(answers),
+            preamble=tuple(preamble),
+            unmatched=tuple(unmatched),
             footnotes=tuple(footnotes),
             cited=cited_publications(" ".join(header)),
             header=header,
         )
-    content = soup.select_one("div.m-modal__content") or soup.select_one("main") or soup.body
-    if content is None:
+    content = soup.find("div", class_="m-modal__content") or soup.find("main") or soup.body
+    if not isinstance(content, Tag):
         raise ParseError(f"{identifier or 'HTML'}: no document text found")
-    lines = _block_lines(content)
-    return parse_lines(lines, rendition, identifier, footnotes=tuple(footnotes))
+    for sup in content.find_all("sup"):
+        # A call on a page without div#noten: its note is a numbered paragraph further down.
+        sup.replace_with(f"{{fn:{clean(sup.get_text())}}}")
+    lines, notes = _strip_footnotes(_html_paragraphs(content), wrapped=False)
+    lines = [_CALL_MARKER.sub("", line) for line in lines]
+    return parse_lines(lines, rendition, identifier, tuple(footnotes or notes))
 
 
-def _html_block(block: Tag) -> Item | None:
-    role = "question" if "vraag" in (block.get("class") or []) else "answer"
-    heading = block.select_one("h2, h3, p.nummer")
-    label = clean(heading.get_text(" ")) if heading else ""
-    if heading:
-        heading.decompose()
-    paragraphs = [clean_paragraph(p.get_text(" ")) for p in block.find_all(["p", "li", "tr"])]
-    paragraphs = [p for p in paragraphs if p]
-    if not paragraphs:
-        text = clean(block.get_text(" "))
-        paragraphs = [text] if text else []
-    numbers = numbers_in(label)
-    if not numbers:
-        return None
-    return Item(
-        role="question" if role == "question" else "answer",
-        numbers=numbers,
-        label=label,
-        paragraphs=tuple(paragraphs),
-        see_also=see_also(" ".join(paragraphs)) if role == "answer" else (),
-    )
+# --- plain text (PDF/DOCX extraction) --------------------------------------------------------
+
+# Lines a PDF repeats on every page: running heads, page numbers, the KOOP colophon.
+_FURNITURE = re.compile(
+    r"^\s*(?:"
+    r"\d{1,3}"
+    r"|(?:pagina|blad)\s+\d+\s*(?:van|/)\s*\d+"
+    r"|tweede\s+kamer,\s+vergaderjaar\s+\d{4}\s*[-–]\s*\d{4},\s+aanhangsel\s*\d*"
+    r"|aanhangsel\s+van\s+de\s+handelingen"
+    r"|tweede\s+kamer\s+der\s+staten-generaal"
+    r"|vragen\s+gesteld\s+door\s+de\s+leden\s+der\s+kamer,.*antwoorden"
+    r"|(?:ah|kv)-tk-[\w-]+"
+    r"|issn\s+\d{4}-\d{3}[\dx]"
+    r"|['’]s-gravenhage\s+\d{4}"
+    r"|onze\s+referentie\s+\S+"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_FOOTNOTE_LINE = re.compile(r"^\s*(?P<n>\d{1,2})\)?\s+(?P<text>\S.*)$")
+# Question documents often number questions "1" on a line of their own, or "1." before the text.
+_BARE_NUMBER = re.compile(r"^\s*(?P<n>\d{1,2})[.)]?\s*$")
+_NUMBERED_LINE = re.compile(r"^\s*(?P<n>\d{1,2})[.)]\s+(?P<text>\S.*)$")
+_TABLE_ROW = re.compile(r"\S(?: {2,}|\t+)\S")
+_CALL_MARKER = re.compile(r"\s*\{fn:[^}]*\}")
+_SENTENCE_END = re.compile(r"[.?!:;]\s*$")
 
 
-def _block_lines(content: Tag) -> list[str]:
-    lines: list[str] = []
-    for el in content.find_all(["h1", "h2", "h3", "h4", "p", "li", "div"]):
-        if el.find(["p", "div", "li", "h2", "h3"]):
+def _footnote_call(number: str) -> re.Pattern[str]:
+    # A call is the number glued to the end of a word or punctuation ("gebruikt?1"), or the
+    # number with a parenthesis ("gebruikt? 1)"), as question documents write them.
+    return re.compile(rf"(?:(?<=[^\s\d]){number}\)?|\s+{number}\))(?=\s|$)|\s*\{{fn:{number}\}}")
+
+
+def _has_headings(lines: list[str]) -> bool:
+    for line in lines:
+        heading = _HEADING.match(line) or _INLINE_HEADING.match(line)
+        if heading and heading["nums"]:
+            return True
+    return False
+
+
+def _numbered_questions(lines: list[str]) -> list[str]:
+    """Turn "1" / "1." question numbering (1, 2, 3 … in order) into "Vraag n" headings; used
+    only for text without any "Vraag n"/"Antwoord n" heading, i.e. a question document."""
+    out: list[str] = []
+    expected = 1
+    for i, line in enumerate(lines):
+        bare = _BARE_NUMBER.match(line)
+        if bare and int(bare["n"]) == expected:
+            following = next((x for x in lines[i + 1 :] if x.strip()), "")
+            if following and not _FURNITURE.match(following):
+                out.append(f"Vraag {expected}")
+                expected += 1
+                continue
+        numbered = _NUMBERED_LINE.match(line)
+        if numbered and int(numbered["n"]) == expected:
+            out.extend([f"Vraag {expected}", numbered["text"]])
+            expected += 1
             continue
-        text = el.get_text(" ")
-        if text.strip():
-            lines.append(text)
-    return lines
+        out.append(line)
+    return out
+
+
+def _strip_footnotes(lines: list[str], wrapped: bool = True) -> tuple[list[str], list[str]]:
+    """Move footnotes (numbered 1, 2, … and called earlier in the text) out of the lines;
+    `wrapped`: a note may go on over the following lines until a blank line (extracted text)."""
+    body: list[str] = []
+    notes: list[str] = []
+    in_note = False
+    for line in lines:
+        expected = str(len(notes) + 1)
+        m = _FOOTNOTE_LINE.match(line)
+        if (
+            m
+            and m["n"] == expected
+            and not _HEADING.match(line)
+            and any(_footnote_call(expected).search(b) for b in body)
+        ):
+            notes.append(m["text"].strip())
+            in_note = True
+            continue
+        if wrapped and in_note and line.strip() and not _HEADING.match(line):
+            notes[-1] += "\n" + line.strip()  # a footnote wrapped over more than one line
+            continue
+        in_note = False
+        body.append(line)
+    for index in range(1, len(notes) + 1):
+        call = _footnote_call(str(index))
+        for i, line in enumerate(body):
+            if call.search(line):
+                body[i] = call.sub("", line, count=1)
+                break
+    return body, [clean(n) for n in notes]
+
+
+def _text_paragraphs(text: str) -> tuple[list[str], list[str]]:
+    """Paragraphs of extracted text: page furniture dropped, wrapped lines and hyphenated words
+    joined, list items and table rows kept apart, headings on their own; plus the footnotes."""
+    raw = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not _has_headings(raw):
+        raw = _numbered_questions(raw)
+    lines: list[str] = []
+    for line in raw:
+        if "\f" in line:
+            lines.append("\f")
+            line = line.replace("\f", "")
+        if _FURNITURE.match(line) and not _HEADING.match(line):
+            lines.append("\f")  # marks a page break: a paragraph may continue after it
+            continue
+        lines.append(line)
+    lines, footnotes = _strip_footnotes(lines)
+    paragraphs: list[str] = []
+    current: list[str] = []
+    after_break = after_blank = False
+
+    def flush() -> None:
+        if current:
+            paragraphs.append("\n".join(current))
+            current.clear()
+
+    for line in lines:
+        if line == "\f":
+            after_break = True
+            continue
+        if not line.strip():
+            after_blank = True  # decided at the next text line: a page break may follow
+            continue
+        if after_break:
+            if current and _SENTENCE_END.search(current[-1]):
+                flush()  # the page broke between two paragraphs, not inside one
+        elif after_blank:
+            flush()
+        after_break = after_blank = False
+        if _HEADING.match(line) or _INLINE_HEADING.match(line):
+            flush()
+            paragraphs.append(line)
+        elif _TABLE_ROW.search(line):
+            flush()
+            paragraphs.append(" | ".join(re.split(r" {2,}|\t+", line.strip())))
+        elif _BULLET.match(line) and not (current and current[-1].rstrip().endswith("-")):
+            flush()
+            current.append(line)
+        else:
+            current.append(line)
+    flush()
+    return paragraphs, footnotes
 
 
 def parse_text(text: str, rendition: Rendition, identifier: str = "") -> ParsedDocument:
     """Parse plain text (extracted from a PDF or DOCX) with "Vraag n"/"Antwoord n" headings."""
-    paragraphs = re.split(r"\n\s*\n", text.replace("\r\n", "\n"))
-    lines: list[str] = []
-    for paragraph in paragraphs:
-        # A heading may share a paragraph with its text after a single line break.
-        head, _, rest = paragraph.strip().partition("\n")
-        if _HEADING.match(head) and rest.strip():
-            lines.extend([head, rest])
-        else:
-            lines.append(paragraph)
-    return parse_lines(lines, rendition, identifier)
+    paragraphs, footnotes = _text_paragraphs(text)
+    return parse_lines(paragraphs, rendition, identifier, tuple(footnotes))
 
 
 def parse_lines(
@@ -344,29 +596,21 @@ def parse_lines(
     identifier: str = "",
     footnotes: tuple[str, ...] = (),
 ) -> ParsedDocument:
-    """Group lines under "Vraag n"/"Antwoord n" headings; text before the first is the header."""
+    """Group paragraphs under "Vraag n"/"Antwoord n" headings; text before the first is the
+    header, except what follows the answer's own "(ontvangen …)" line, which is its preamble."""
     header: list[str] = []
-    unmatched: list[str] = []
-    current: tuple[str, tuple[str, ...], str] | None = None
+    preamble: list[str] = []
+    blocks: list[_Block] = []
+    current: tuple[str, str] | None = None
     buffer: list[str] = []
-    questions: list[Item] = []
-    answers: list[Item] = []
+    seen_intro = False
 
     def flush() -> None:
-        if current is None:
-            return
-        role, numbers, label = current
-        item = Item(
-            role="question" if role == "question" else "answer",
-            numbers=numbers,
-            label=label,
-            paragraphs=tuple(buffer),
-            see_also=see_also(" ".join(buffer)) if role == "answer" else (),
-        )
-        (questions if role == "question" else answers).append(item)
+        if current is not None:
+            blocks.append(_Block(current[0], current[1], tuple(buffer)))
 
     for raw in lines:
-        line = clean_paragraph(raw)
+        line = _paragraph(raw)
         if not line:
             continue
         heading = _HEADING.match(line)
@@ -376,25 +620,81 @@ def parse_lines(
             flush()
             role = "question" if match["role"].lower().startswith("vra") else "answer"
             label = line if heading else line[: match.start("text")].strip()
-            current = (role, numbers_in(label), clean(label))
-            buffer = [] if heading else [clean(match["text"])]
+            current = (role, label)
+            buffer = [] if heading else [_paragraph(match["text"])]
             continue
-        if current is None:
-            header.append(line)
-        else:
+        if current is not None:
             buffer.append(line)
+        elif seen_intro:
+            preamble.append(line)
+        else:
+            header.append(line)
+            seen_intro = bool(_ANSWER_INTRO.match(line))
     flush()
+    questions, answers, block_preamble, unmatched = _split_blocks(blocks)
     if not questions and not answers:
-        unmatched.extend(header)
-        header = []
+        unmatched = [*header, *preamble, *unmatched]
+        header, preamble = [], []
     return ParsedDocument(
         identifier=identifier,
         rendition=rendition,
         title=header[0] if header else "",
         questions=tuple(questions),
         answers=tuple(answers),
+        preamble=tuple(preamble + block_preamble),
         unmatched=tuple(unmatched),
         footnotes=footnotes,
         cited=cited_publications(" ".join(header)),
         header=tuple(header),
+    )
+
+
+# --- aligning questions with answers ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One question number with its question and the answer that covers it (if any).
+
+    `via` names the question numbers whose answer this one points to ("zie het antwoord op
+    vraag 2"), so a reader can follow the reference instead of seeing an empty answer.
+    """
+
+    number: str
+    question: Item | None
+    answer: Item | None
+    via: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Every question number of a document paired with its answer; what could not be paired is
+    listed, never guessed: `unanswered` questions (a nader antwoord that answers only some),
+    `orphans` (answer numbers no question has) and `unmatched` text."""
+
+    pairs: tuple[Pair, ...]
+    unanswered: tuple[str, ...]
+    orphans: tuple[str, ...]
+    unmatched: tuple[str, ...]
+
+
+def align(document: ParsedDocument) -> Alignment:
+    """Pair each question number with the answer item covering it."""
+    numbers: dict[str, None] = {}
+    for item in (*document.questions, *document.answers):
+        for n in item.numbers:
+            numbers.setdefault(n, None)
+    asked = {n for q in document.questions for n in q.numbers}
+    pairs = []
+    for n in numbers:
+        answer = document.answer_for(n)
+        via = tuple(x for x in answer.see_also if x != n) if answer else ()
+        pairs.append(Pair(n, document.question_for(n), answer, via))
+    return Alignment(
+        pairs=tuple(pairs),
+        unanswered=tuple(p.number for p in pairs if p.question and p.answer is None)
+        if document.answers
+        else (),
+        orphans=tuple(p.number for p in pairs if p.answer and asked and p.number not in asked),
+        unmatched=document.unmatched,
     )

@@ -14,6 +14,8 @@ ABBREVIATIONS = (
     "nr.", "nrs.", "bijv.", "i.v.m.", "m.b.t.", "e.v.", "blz.", "ca.", "mln.", "mld.", "vgl.",
     "zgn.", "z.g.", "m.i.v.", "t.b.v.", "i.o.m.", "p.", "pag.", "lid.", "jo.", "incl.", "excl.",
     "min.", "Kamerstuk.", "e.a.", "c.q.", "i.c.", "t.o.v.", "ws.", "evt.",
+    "e.d.", "o.m.", "m.n.", "z.s.m.", "jl.", "a.s.", "mr.", "drs.", "ir.", "dr.", "prof.",
+    "st.", "stb.", "stcrt.", "kst.", "vz.", "bv.", "n.a.v.", "i.p.v.",
 )  # fmt: skip
 
 _LIST_START = re.compile(r"^\s*$")
@@ -31,15 +33,21 @@ def _pipeline() -> Any:
 
 
 def split(paragraph: str) -> list[str]:
+    """Sentences of one paragraph of cleaned text (see `_split`); a fresh list on every call."""
+    return list(_split(paragraph))
+
+
+@functools.lru_cache(maxsize=16384)
+def _split(paragraph: str) -> tuple[str, ...]:
     """Sentences of one paragraph of cleaned text, in order, without surrounding whitespace.
 
     >>> split("Dat is niet gedaan. Zie o.a. art. 5 AVG.")
     ['Dat is niet gedaan.', 'Zie o.a. art. 5 AVG.']
     """
     if not paragraph.strip():
-        return []
+        return ()
     doc = _pipeline()(paragraph)
-    return [s.text.strip() for s in doc.sents if s.text.strip()]
+    return tuple(s.text.strip() for s in doc.sents if s.text.strip())
 
 
 def split_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> list[str]:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor import lifecycle
+from monitor import lifecycle, segment, topics
 from monitor.health import JobSummary, OutboxSummary
 from monitor.models import (
     Blob,
@@ -35,8 +37,10 @@ from monitor.models import (
     ParsedItem,
     QuestionSet,
     Subscription,
+    TopicMatchRow,
     Version,
 )
+from monitor.normalize import comparison_key
 from monitor.notify import SubscriptionRecord
 from monitor.records import (
     ChangeKind,
@@ -51,9 +55,14 @@ from monitor.records import (
     Item,
     OutboxItem,
     ParsedDocument,
+    ParseError,
     Rendition,
     Severity,
 )
+
+_BLOBS = cast(Table, Blob.__table__)
+_ENTITIES = cast(Table, Entity.__table__)
+_ENTITY_EVENTS = cast(Table, EntityEvent.__table__)
 
 
 def utcnow() -> dt.datetime:
@@ -84,6 +93,19 @@ class IngestResult:
     versions: int = 0
     not_found: int = 0
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _EntityRow:
+    """The columns of an entity that resolving needs, without an ORM object per row."""
+
+    id: int
+    guid: str
+    category: str
+    fields: dict[str, Any]
+    refs: dict[str, Any]
+    deleted: bool
+    changed_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,24 +193,25 @@ class Store:
         """Store crawl records. Feed entities are committed together with the cursor of their page;
         entities after the last complete page are not stored (the next crawl reads them again)."""
         result = IngestResult()
-        page: list[FeedEntity] = []
+        # Categories are crawled concurrently, so their entries interleave in the file: each
+        # page is collected per category and committed only with that category's cursor.
+        pages: dict[str, list[FeedEntity]] = {}
         for record in records:
             if isinstance(record, FeedEntity):
-                page.append(record)
+                pages.setdefault(record.category, []).append(record)
             elif isinstance(record, FeedPage):
                 with self.session() as session:
-                    for entity in page:
-                        self._upsert_entity(session, entity, result)
+                    self._store_page(session, pages.pop(record.category, []), result)
                     self._advance_cursor(session, record)
                 result.pages += 1
-                page = []
             elif isinstance(record, FetchedBody):
                 self._save_body(record, result)
             elif isinstance(record, CrawlProblem):
                 result.problems.append(f"{record.url}: {record.message}")
-        if page:
+        left = sum(len(page) for page in pages.values())
+        if left:
             result.problems.append(
-                f"{len(page)} feed entries after the last complete page were not stored"
+                f"{left} feed entries after the last complete page were not stored"
             )
         return result
 
@@ -206,43 +229,99 @@ class Store:
         cursor.entries = (cursor.entries or 0) + page.entries
         cursor.updated_at = utcnow()
 
-    def _upsert_entity(self, session: Session, record: FeedEntity, result: IngestResult) -> None:
-        state = json.dumps(
-            {"f": record.fields, "r": record.refs, "d": record.deleted}, sort_keys=True
-        ).encode()
-        state_hash = sha256(state)
-        entity = session.scalar(select(Entity).where(Entity.guid == record.guid))
-        if entity is not None and entity.state_hash == state_hash:
-            result.unchanged += 1  # a re-emission of an unchanged entity
+    def _store_page(self, session: Session, page: list[FeedEntity], result: IngestResult) -> None:
+        """Upsert one page of feed entities with a few set-based statements.
+
+        An entity whose state (fields, references, deleted flag) is unchanged is a re-emission:
+        it is counted and otherwise ignored, so data repairs upstream create nothing here.
+        """
+        if not page:
             return
-        if record.deleted and entity is None:
-            entity = Entity(guid=record.guid, category=record.category, fields={}, refs={})
-            session.add(entity)
-        event = "deleted" if record.deleted else ("created" if entity is None else "updated")
-        if entity is None:
-            entity = Entity(guid=record.guid, category=record.category)
-            session.add(entity)
-        if record.deleted:
-            result.tombstones += 1
-            entity.deleted = True  # the last known fields are kept: a deletion is an event
-        else:
-            entity.fields = dict(record.fields)
-            entity.refs = {k: list(v) for k, v in record.refs.items()}
-            entity.deleted = False
-            entity.enclosure = record.enclosure
-        entity.state_hash = state_hash
-        entity.updated = record.updated
-        entity.changed_at = utcnow()
-        entity.resolved = False
-        session.flush()
-        blob = self._put_blob(session, record.raw.encode()) if record.raw else None
-        session.add(
-            EntityEvent(
-                entity_id=entity.id, event=event, updated=record.updated,
-                bijgewerkt=record.bijgewerkt, blob_sha256=blob,
+        guids = list({e.guid for e in page})
+        known: dict[str, tuple[int | None, str]] = {
+            guid: (entity_id, state_hash)
+            for entity_id, guid, state_hash in session.execute(
+                select(Entity.id, Entity.guid, Entity.state_hash).where(Entity.guid.in_(guids))
             )
-        )  # fmt: skip
-        result.entities += 1
+        }
+        now = utcnow()
+        # Core statements: the ORM's per-row bookkeeping costs more than the work on a backfill.
+        connection = session.connection()
+        blobs: dict[str, bytes] = {}
+        created: dict[str, dict[str, Any]] = {}
+        updated: dict[str, dict[str, Any]] = {}
+        events: list[tuple[str, str, FeedEntity, str | None]] = []
+        for record in page:
+            state_hash = sha256(
+                json.dumps(
+                    {"f": record.fields, "r": record.refs, "d": record.deleted}, sort_keys=True
+                ).encode()
+            )
+            current = known.get(record.guid)
+            if current is not None and current[1] == state_hash:
+                result.unchanged += 1
+                continue
+            values: dict[str, Any] = {
+                "state_hash": state_hash,
+                "deleted": record.deleted,
+                "updated": record.updated,
+                "changed_at": now,
+                "resolved": False,
+            }
+            if record.deleted:
+                result.tombstones += 1  # the last known fields are kept: a deletion is an event
+            else:
+                values |= {
+                    "fields": dict(record.fields),
+                    "refs": {k: list(v) for k, v in record.refs.items()},
+                    "enclosure": record.enclosure,
+                }
+            if current is None or record.guid in created:
+                base = created.get(record.guid) or {
+                    "guid": record.guid, "category": record.category, "fields": {}, "refs": {},
+                    "enclosure": None, "first_seen_at": now,
+                }  # fmt: skip
+                created[record.guid] = base | values
+            else:
+                updated[record.guid] = {**updated.get(record.guid, {}), **values}
+            event = "deleted" if record.deleted else ("created" if current is None else "updated")
+            known[record.guid] = (current[0] if current else None, state_hash)
+            digest = None
+            if record.raw:
+                raw = record.raw.encode()
+                digest = sha256(raw)
+                blobs[digest] = raw
+            events.append((record.guid, event, record, digest))
+            result.entities += 1
+        if blobs:
+            present = set(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(blobs)))))
+            fresh = [
+                {"sha256": d, "size": len(b), "data": zlib.compress(b, 6), "created_at": now}
+                for d, b in blobs.items()
+                if d not in present
+            ]
+            if fresh:
+                connection.execute(insert(_BLOBS), fresh)
+        ids = {guid: entity_id for guid, (entity_id, _) in known.items() if entity_id is not None}
+        table = _ENTITIES
+        if created:
+            for entity_id, guid in connection.execute(
+                insert(table).returning(table.c.id, table.c.guid), list(created.values())
+            ):
+                ids[guid] = entity_id
+        if updated:
+            session.execute(update(Entity), [{"id": ids[g], **v} for g, v in updated.items()])
+        if events:
+            connection.execute(
+                insert(_ENTITY_EVENTS),
+                [
+                    {
+                        "entity_id": ids[guid], "event": event, "updated": record.updated,
+                        "bijgewerkt": record.bijgewerkt, "blob_sha256": digest, "recorded_at": now,
+                    }
+                    for guid, event, record, digest in events
+                ],
+            )  # fmt: skip
 
     def _save_body(self, record: FetchedBody, result: IngestResult) -> None:
         if record.status == "not_found":
@@ -296,19 +375,56 @@ class Store:
 
     # --- resolving entities into question sets and documents -------------------------------
 
-    def resolve(self, silent: bool) -> list[int]:
-        """Turn unresolved feed entities into question sets and documents; returns new change ids."""
+    def resolve(self, silent: bool, batch: int = 2000) -> list[int]:
+        """Turn unresolved feed entities into question sets and documents; returns new change ids.
+
+        Categories go in dependency order (a Document needs its Zaak), in bounded batches so a
+        backfill of hundreds of thousands of entities never loads them all at once.
+        """
         new_changes: list[int] = []
+        for category in ("Zaak", "ZaakActor", "Document", "DocumentVersie"):
+            last_id = 0
+            while True:
+                with self.session() as session:
+                    entities = [
+                        _EntityRow(*row)
+                        for row in session.execute(
+                            select(
+                                Entity.id, Entity.guid, Entity.category, Entity.fields,
+                                Entity.refs, Entity.deleted, Entity.changed_at,
+                            )
+                            .where(
+                                Entity.resolved.is_(False),
+                                Entity.category == category,
+                                Entity.id > last_id,
+                            )
+                            .order_by(Entity.id)
+                            .limit(batch)
+                        )
+                    ]  # fmt: skip
+                    if not entities:
+                        break
+                    done = [
+                        e.id for e in entities if self._resolve_one(session, e, silent, new_changes)
+                    ]
+                    if done:
+                        session.execute(
+                            update(Entity).where(Entity.id.in_(done)).values(resolved=True)
+                        )
+                    last_id = entities[-1].id
         with self.session() as session:
-            order = {"Zaak": 0, "ZaakActor": 1, "Document": 2, "DocumentVersie": 3}
-            pending = session.scalars(select(Entity).where(Entity.resolved.is_(False))).all()
-            for entity in sorted(pending, key=lambda e: (order.get(e.category, 9), e.id)):
-                done = self._resolve_one(session, entity, silent, new_changes)
-                entity.resolved = done
+            session.execute(
+                update(Entity)
+                .where(
+                    Entity.resolved.is_(False),
+                    Entity.category.not_in(["Zaak", "ZaakActor", "Document", "DocumentVersie"]),
+                )
+                .values(resolved=True)
+            )
         return new_changes
 
     def _resolve_one(
-        self, session: Session, entity: Entity, silent: bool, changes: list[int]
+        self, session: Session, entity: _EntityRow, silent: bool, changes: list[int]
     ) -> bool:
         f = entity.fields
         if entity.category == "Zaak":
@@ -351,7 +467,7 @@ class Store:
             return True
         return True
 
-    def _give_up_later(self, entity: Entity) -> bool:
+    def _give_up_later(self, entity: _EntityRow) -> bool:
         # The referenced entity may arrive in a later page or category; stop retrying after a day.
         return bool(utcnow() - as_utc(entity.changed_at) > dt.timedelta(days=1))
 
@@ -359,16 +475,16 @@ class Store:
         return session.scalar(select(QuestionSet).where(QuestionSet.guid == guid)) if guid else None
 
     def _resolve_document(
-        self, session: Session, entity: Entity, silent: bool, changes: list[int]
+        self, session: Session, entity: _EntityRow, silent: bool, changes: list[int]
     ) -> bool:
         f = entity.fields
+        role = lifecycle.role_of(f.get("soort", ""), f.get("onderwerp", ""))
+        if role is DocumentRole.OTHER and not entity.deleted:
+            return True  # most of the feed: not part of the written-questions lifecycle
         existing = session.scalar(select(Document).where(Document.guid == entity.guid))
         if entity.deleted:
             if existing is not None:
                 existing.deleted = True  # recorded, never removed; no alert
-            return True
-        role = lifecycle.role_of(f.get("soort", ""), f.get("onderwerp", ""))
-        if role is DocumentRole.OTHER:
             return True
         question_set = None
         for zaak in entity.refs.get("zaak", []):
@@ -485,7 +601,8 @@ class Store:
                 select(Version, Document)
                 .join(Document, Document.id == Version.document_id)
                 .where(Version.parse_status == "pending")
-                .order_by(Version.id)
+                # Older documents first, so an answer is parsed before the nader antwoord amending it.
+                .order_by(Document.dated_on.is_(None), Document.dated_on, Version.id)
                 .limit(limit)
             ).all()
             out = []
@@ -530,7 +647,7 @@ class Store:
             if previous is None and pending.role is DocumentRole.NADER_ANSWER:
                 document = session.get(Document, pending.document_id)
                 assert document is not None
-                previous = session.scalar(
+                query = (
                     select(Version)
                     .join(Document, Document.id == Version.document_id)
                     .where(
@@ -538,11 +655,13 @@ class Store:
                         Document.id != document.id,
                         Document.role.in_(["answer", "nader_answer"]),
                         Version.parse_status == "ok",
-                        Version.id < pending.id,
                     )
-                    .order_by(Version.id.desc())
+                    .order_by(Document.dated_on.desc(), Version.id.desc())
                     .limit(1)
                 )
+                if document.dated_on is not None:
+                    query = query.where(Document.dated_on <= document.dated_on)
+                previous = session.scalar(query)
                 carry = True
             if previous is None:
                 return None
@@ -550,20 +669,61 @@ class Store:
             assert blob is not None
             return previous.id, zlib.decompress(blob.data), Rendition(previous.rendition), carry
 
+    def later_amendments(self, pending: PendingVersion) -> list[tuple[int, bytes, Rendition]]:
+        """Parsed nader antwoorden dated after this answer that have not been compared with any
+        earlier answer yet (their text arrived before this answer's text did)."""
+        if pending.role not in (DocumentRole.ANSWER, DocumentRole.NADER_ANSWER):
+            return []
+        with self.session() as session:
+            document = session.get(Document, pending.document_id)
+            assert document is not None
+            if document.dated_on is None:
+                return []
+            rows = session.scalars(
+                select(Version)
+                .join(Document, Document.id == Version.document_id)
+                .where(
+                    Document.question_set_id == document.question_set_id,
+                    Document.id != document.id,
+                    Document.role == DocumentRole.NADER_ANSWER.value,
+                    Document.dated_on > document.dated_on,
+                    Version.parse_status == "ok",
+                )
+                .order_by(Version.id)
+            ).all()
+            out = []
+            for version in rows:
+                compared = session.scalar(
+                    select(Change.id).where(
+                        Change.event == EventKind.CORRECTED.value, Change.version_id == version.id
+                    )
+                )
+                if compared is None:
+                    blob = session.get(Blob, version.blob_sha256)
+                    assert blob is not None
+                    out.append(
+                        (version.id, zlib.decompress(blob.data), Rendition(version.rendition))
+                    )
+            return out
+
     def save_parsed(
         self,
         pending: PendingVersion,
         parsed: ParsedDocument,
         content_hash: str,
-        correction: dict[str, Any] | None,
+        corrections: list[dict[str, Any]],
         silent: bool,
-    ) -> int | None:
-        """Store a parsed version's items and, in the same transaction, its correction change."""
+    ) -> list[int]:
+        """Store a parsed version's items and, in the same transaction, its correction changes.
+
+        Each correction names its `base_version_id` and `version_id` (the newer text); usually
+        the newer text is this version, but it can be a nader antwoord whose base arrived late.
+        """
         with self.session() as session:
             version = session.get(Version, pending.id)
             assert version is not None
             if version.parse_status != "pending":
-                return None  # processed by an earlier run that finished after we read it
+                return []  # processed by an earlier run that finished after we read it
             version.parse_status = "ok"
             version.parse_error = None
             version.content_hash = content_hash
@@ -576,30 +736,35 @@ class Store:
                         label=item.label, text=item.text, position=position,
                     )
                 )  # fmt: skip
-            if correction is None:
-                return None
-            document = session.get(Document, pending.document_id)
-            assert document is not None
-            question_set = (
-                session.get(QuestionSet, document.question_set_id)
-                if document.question_set_id
-                else None
-            )
-            severity = Severity(correction["severity"])
-            return self._add_change(
-                session,
-                key=f"corrected:{correction['base_version_id']}:{version.id}",
-                event=EventKind.CORRECTED,
-                question_set=question_set,
-                document=document,
-                summary=correction["summary"],
-                detail=correction["detail"],
-                silent=silent or severity is Severity.NONE,
-                kinds=tuple(ChangeKind(k) for k in correction["kinds"]),
-                severity=severity,
-                version_id=version.id,
-                base_version_id=correction["base_version_id"],
-            )
+            created: list[int] = []
+            for correction in corrections:
+                newer = session.get(Version, correction["version_id"])
+                assert newer is not None
+                document = session.get(Document, newer.document_id)
+                assert document is not None
+                question_set = (
+                    session.get(QuestionSet, document.question_set_id)
+                    if document.question_set_id
+                    else None
+                )
+                severity = Severity(correction["severity"])
+                change_id = self._add_change(
+                    session,
+                    key=f"corrected:{correction['base_version_id']}:{newer.id}",
+                    event=EventKind.CORRECTED,
+                    question_set=question_set,
+                    document=document,
+                    summary=correction["summary"],
+                    detail=correction["detail"],
+                    silent=silent or severity is Severity.NONE,
+                    kinds=tuple(ChangeKind(k) for k in correction["kinds"]),
+                    severity=severity,
+                    version_id=newer.id,
+                    base_version_id=correction["base_version_id"],
+                )
+                if change_id is not None:
+                    created.append(change_id)
+            return created
 
     def koop_ids_to_fetch(self, recheck_days: int) -> dict[str, list[str | None]]:
         """KOOP ids with their validators: never fetched yet, or recent enough to be rechecked."""
@@ -668,6 +833,9 @@ class Store:
         if qs is None:
             return {"change": change.summary}
         fields = {"title": qs.title}
+        # Topics may be narrowed to ministries or members (h-lifecycle).
+        fields["addressee"] = qs.addressee
+        fields["askers"] = ", ".join(qs.askers or [])
         documents = session.scalars(select(Document).where(Document.question_set_id == qs.id)).all()
         fields["documents"] = " ".join(d.title for d in documents)
         texts = session.scalars(
@@ -866,6 +1034,612 @@ class Store:
                     ("changes", Change), ("entities", Entity), ("outbox", OutboxMessage),
                 )
             }  # fmt: skip
+
+    # --- integrity (verify) ------------------------------------------------------------
+
+    def verify(self) -> dict[str, Any]:
+        """Check the whole archive: every blob against its hash, every reference to a blob, and
+        the database's own integrity check. Returns counts and a list of problems."""
+        problems: list[str] = []
+        checked = 0
+        last = ""
+        while True:
+            with self.session() as session:
+                rows = session.execute(
+                    select(Blob.sha256, Blob.data, Blob.size)
+                    .where(Blob.sha256 > last)
+                    .order_by(Blob.sha256)
+                    .limit(500)
+                ).all()
+            if not rows:
+                break
+            for digest, data, size in rows:
+                checked += 1
+                try:
+                    raw = zlib.decompress(data)
+                except zlib.error:
+                    problems.append(f"blob {digest}: cannot be decompressed")
+                    continue
+                if sha256(raw) != digest or len(raw) != size:
+                    problems.append(f"blob {digest}: content does not match its hash")
+            last = rows[-1][0]
+        with self.session() as session:
+            dangling = session.scalars(
+                select(Version.id).where(Version.blob_sha256.not_in(select(Blob.sha256)))
+            ).all()
+            problems += [f"version {v}: its body is missing" for v in dangling]
+            if session.bind is not None and session.get_bind().dialect.name == "sqlite":
+                result = session.execute(sql_text("PRAGMA integrity_check")).scalar()
+                if result != "ok":
+                    problems.append(f"sqlite integrity_check: {result}")
+                violations = session.execute(sql_text("PRAGMA foreign_key_check")).all()
+                problems += [f"foreign key violation: {tuple(v)}" for v in violations[:20]]
+        return {"blobs": checked, "problems": problems}
+
+    # --- lifecycle queries (h-lifecycle) ----------------------------------------------------
+
+    def question_timeline(self, number: str) -> lifecycle.Timeline | None:
+        """A question set with its documents, their versions, citation links and events."""
+        with self.session() as session:
+            qs = session.scalar(select(QuestionSet).where(QuestionSet.number == number))
+            if qs is None:
+                return None
+            documents = session.scalars(
+                select(Document)
+                .where(Document.question_set_id == qs.id)
+                .order_by(Document.dated_on, Document.id)
+            ).all()
+            own_koop = {d.koop_id for d in documents if d.koop_id}
+            out_documents = [self._timeline_document(session, d) for d in documents]
+            changes = session.execute(
+                select(Change, Document)
+                .outerjoin(Document, Document.id == Change.document_id)
+                .where(Change.question_set_id == qs.id)
+                .order_by(Change.id)
+            ).all()
+            events = tuple(
+                lifecycle.TimelineEvent(
+                    c.id, c.event, as_utc(c.created_at).isoformat(),
+                    (d.number or d.koop_id or "") if d else "", c.summary, c.severity,
+                    tuple(c.kinds or []), c.silent,
+                )
+                for c, d in changes
+            )  # fmt: skip
+            return lifecycle.Timeline(
+                number=qs.number,
+                title=qs.title,
+                status=qs.status,
+                askers=tuple(qs.askers or []),
+                addressee=qs.addressee,
+                tabled_on=qs.tabled_on.isoformat() if qs.tabled_on else "",
+                deadline_on=qs.deadline_on.isoformat() if qs.deadline_on else "",
+                documents=tuple(out_documents),
+                events=events,
+                cited_by=tuple(self._cited_by(session, qs.id, own_koop)),
+            )
+
+    def _timeline_document(self, session: Session, d: Document) -> lifecycle.TimelineDocument:
+        versions = session.scalars(
+            select(Version).where(Version.document_id == d.id).order_by(Version.id)
+        ).all()
+        out: list[lifecycle.TimelineVersion] = []
+        previous_text: tuple[tuple[str, str], ...] | None = None
+        for v in versions:
+            new_text = False
+            if v.parse_status == "ok":
+                items = session.execute(
+                    select(ParsedItem.numbers, ParsedItem.text)
+                    .where(ParsedItem.version_id == v.id)
+                    .order_by(ParsedItem.position)
+                ).all()
+                text = tuple((str(n), comparison_key(str(t))) for n, t in items)
+                new_text = previous_text is not None and text != previous_text
+                previous_text = text
+            out.append(
+                lifecycle.TimelineVersion(
+                    v.id, v.rendition, as_utc(v.fetched_at).isoformat(), v.blob_sha256,
+                    v.parse_status, v.parse_error or "", new_text,
+                )
+            )  # fmt: skip
+        links: list[lifecycle.TimelineLink] = []
+        alignment: segment.Alignment | None = None
+        latest = next((v for v in reversed(versions) if v.parse_status == "ok"), None)
+        if latest is not None:
+            blob = session.get(Blob, latest.blob_sha256)
+            assert blob is not None
+            try:
+                parsed = segment.parse(
+                    zlib.decompress(blob.data), Rendition(latest.rendition), d.koop_id or ""
+                )
+            except ParseError:
+                parsed = None
+            if parsed is not None:
+                for link in lifecycle.links_of(parsed, DocumentRole(d.role), d.koop_id or ""):
+                    links.append(self._resolve_link(session, link))
+                alignment = segment.align(parsed)
+        return lifecycle.TimelineDocument(
+            number=d.number or "",
+            koop_id=d.koop_id or "",
+            role=d.role,
+            soort=d.soort,
+            title=d.title,
+            dated_on=d.dated_on.isoformat() if d.dated_on else "",
+            deleted=d.deleted,
+            versions=tuple(out),
+            links=tuple(links),
+            answered=tuple(p.number for p in alignment.pairs if p.answer) if alignment else (),
+            unanswered=alignment.unanswered if alignment else (),
+            orphans=alignment.orphans if alignment else (),
+            unmatched=len(alignment.unmatched) if alignment else 0,
+        )
+
+    @staticmethod
+    def _resolve_link(session: Session, link: lifecycle.Link) -> lifecycle.TimelineLink:
+        row = session.execute(
+            select(Document, QuestionSet)
+            .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+            .where(Document.koop_id == link.koop_id)
+            .order_by(Document.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return lifecycle.TimelineLink(link.kind, link.koop_id)
+        target, qs = row
+        kind = link.kind
+        if kind == "amends" and target.role not in ("answer", "nader_answer"):
+            kind = "see_also"  # a nader antwoord also cites the delay notice; it amends the answer
+        return lifecycle.TimelineLink(
+            kind, link.koop_id, target.number or "", qs.number if qs else "", target.role
+        )
+
+    @staticmethod
+    def _cited_by(
+        session: Session, question_set_id: int, koop_ids: set[str]
+    ) -> list[lifecycle.TimelineLink]:
+        """Documents of other question sets whose questions or answers cite this set's
+        publications (follow-up questions citing an earlier answer)."""
+        found: dict[tuple[str, str], lifecycle.TimelineLink] = {}
+        for koop in sorted(koop_ids):
+            nr = koop.rsplit("-", 1)[-1]
+            rows = session.execute(
+                select(ParsedItem.text, Document, QuestionSet)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(
+                    QuestionSet.id != question_set_id,
+                    ParsedItem.text.like("%Aanhangsel%"),
+                    ParsedItem.text.like(f"%{nr}%"),
+                )
+            ).all()
+            for text, document, qs in rows:
+                if koop in segment.cited_publications(text):
+                    key = (document.number or document.koop_id or "", koop)
+                    found.setdefault(
+                        key,
+                        lifecycle.TimelineLink("cited_by", koop, key[0], qs.number, document.role),
+                    )
+        return list(found.values())
+
+    def deadline_states(self, today: dt.date) -> list[lifecycle.DeadlineState]:
+        """Every question set still awaiting its answer, most overdue first."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(QuestionSet).where(QuestionSet.status.in_(lifecycle.OPEN_STATUSES))
+            ).all()
+            states = [
+                lifecycle.deadline_state(
+                    q.number, q.title, q.status, q.tabled_on, q.deadline_on, today
+                )
+                for q in rows
+            ]
+        found = [s for s in states if s is not None]
+        return sorted(found, key=lambda s: (-s.days_late, s.deadline_on or today, s.number))
+
+    def record_overdue(self, today: dt.date, silent: bool = False) -> list[int]:
+        """An OVERDUE change for each question set past its deadline, once per deadline, written
+        with its outbox rows like any other change. A deadline before `quiet_before` (a
+        backfill) is recorded silently."""
+        new: list[int] = []
+        for state in self.deadline_states(today):
+            if not state.overdue or state.deadline_on is None:
+                continue
+            with self.session() as session:
+                qs = session.scalar(select(QuestionSet).where(QuestionSet.number == state.number))
+                assert qs is not None
+                quiet = silent or bool(self.quiet_before and state.deadline_on < self.quiet_before)
+                extended = " (already extended after a delay notice)" if state.delayed else ""
+                change_id = self._add_change(
+                    session,
+                    key=f"overdue:{state.number}:{state.deadline_on.isoformat()}",
+                    event=EventKind.OVERDUE,
+                    question_set=qs,
+                    document=None,
+                    summary=(
+                        f"No answer yet: the deadline was {state.deadline_on.isoformat()}"
+                        f"{extended}."
+                    ),
+                    detail={
+                        "deadline_on": state.deadline_on.isoformat(),
+                        "status": state.status,
+                        "days_late": state.days_late,
+                    },
+                    silent=quiet,
+                )
+            if change_id is not None:
+                new.append(change_id)
+        return new
+
+    # --- topic replays (h-lifecycle) ------------------------------------------------------
+
+    def topic_corpus(self) -> list[tuple[str, str, dict[str, str]]]:
+        """Every question set as `(number, title, fields)` for topic matching: its title, its
+        documents' titles, the items of each document's latest parsed version, addressee and
+        askers."""
+        with self.session() as session:
+            sets = session.scalars(select(QuestionSet).order_by(QuestionSet.number)).all()
+            out = []
+            for qs in sets:
+                documents = session.scalars(
+                    select(Document).where(Document.question_set_id == qs.id)
+                ).all()
+                texts: list[str] = []
+                for document in documents:
+                    latest = session.scalar(
+                        select(Version.id)
+                        .where(Version.document_id == document.id, Version.parse_status == "ok")
+                        .order_by(Version.id.desc())
+                        .limit(1)
+                    )
+                    if latest is not None:
+                        texts.extend(
+                            session.scalars(
+                                select(ParsedItem.text)
+                                .where(ParsedItem.version_id == latest)
+                                .order_by(ParsedItem.position)
+                            ).all()
+                        )
+                fields = {
+                    "title": qs.title,
+                    "documents": " ".join(d.title for d in documents),
+                    "text": "\n".join(texts),
+                    "addressee": qs.addressee,
+                    "askers": ", ".join(qs.askers or []),
+                }
+                out.append((qs.number, qs.title, fields))
+            return out
+
+    def save_topic_matches(self, matches: Iterable[topics.QuestionSetMatch]) -> int:
+        """Store replayed matches with their reasons; writes no change and no outbox row."""
+        added = 0
+        with self.session() as session:
+            ids = {
+                str(number): int(qs_id)
+                for number, qs_id in session.execute(select(QuestionSet.number, QuestionSet.id))
+            }
+            for found in matches:
+                for reason in found.reasons:
+                    exists = session.scalar(
+                        select(TopicMatchRow.id).where(
+                            TopicMatchRow.topic == found.topic,
+                            TopicMatchRow.topic_version == found.version,
+                            TopicMatchRow.question_set_id == ids[found.question_set],
+                            TopicMatchRow.term == reason.term,
+                        )
+                    )
+                    if exists is not None:
+                        continue
+                    session.add(
+                        TopicMatchRow(
+                            topic=found.topic, topic_version=found.version,
+                            question_set_id=ids[found.question_set], term=reason.term,
+                            field=reason.where, excerpt=reason.excerpt,
+                        )
+                    )  # fmt: skip
+                    added += 1
+        return added
+
+    def topic_matches(self, topic: str, version: str) -> list[topics.QuestionSetMatch]:
+        """The stored matches of one topic version, with their reasons."""
+        with self.session() as session:
+            rows = session.execute(
+                select(TopicMatchRow, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == TopicMatchRow.question_set_id)
+                .where(TopicMatchRow.topic == topic, TopicMatchRow.topic_version == version)
+                .order_by(QuestionSet.number, TopicMatchRow.id)
+            ).all()
+            grouped: dict[str, tuple[str, list[topics.TopicMatch]]] = {}
+            for row, qs in rows:
+                entry = grouped.setdefault(qs.number, (qs.title, []))
+                entry[1].append(topics.TopicMatch(topic, row.term, row.field, row.excerpt))
+            return [
+                topics.QuestionSetMatch(topic, version, number, title, tuple(reasons))
+                for number, (title, reasons) in grouped.items()
+            ]
+
+    def topic_versions(self, topic: str) -> list[str]:
+        """Versions of a topic with stored matches, oldest replay first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(TopicMatchRow.topic_version, func.min(TopicMatchRow.id))
+                .where(TopicMatchRow.topic == topic)
+                .group_by(TopicMatchRow.topic_version)
+                .order_by(func.min(TopicMatchRow.id))
+            ).all()
+            return [str(version) for version, _ in rows]
+
+    # --- sources (h-sources) ---------------------------------------------------------------
+
+    _TEXT_ROLES = ("questions", "delay_notice", "answer", "nader_answer")
+
+    def files_to_fetch(self) -> dict[str, dict[str, Any]]:
+        """Documents whose file (SyncFeed enclosure) is not yet stored as text for its current
+        state: never fetched, or the feed announced another length or DocumentVersie since.
+
+        The fingerprint of what the feed announced is kept as the version's validator (`etag`),
+        so an unchanged file is fetched once, and a re-emitted entity costs no request.
+        """
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, Entity)
+                .join(Entity, Entity.guid == Document.guid)
+                .where(
+                    Document.deleted.is_(False),
+                    Document.number.is_not(None),
+                    Document.role.in_(self._TEXT_ROLES),
+                    Entity.enclosure.is_not(None),
+                )
+            ).all()
+            out: dict[str, dict[str, Any]] = {}
+            for document, entity in rows:
+                fields = entity.fields or {}
+                if not fields.get("contentLength"):
+                    continue  # the feed announces no file (yet) for this document
+                current = (entity.refs or {}).get("huidigeDocumentVersie") or [""]
+                fingerprint = f"{fields.get('contentLength', '')};{current[0]}"
+                latest = session.scalar(
+                    select(Version.etag)
+                    .where(
+                        Version.document_id == document.id,
+                        Version.rendition == Rendition.FILE_TEXT.value,
+                    )
+                    .order_by(Version.id.desc())
+                    .limit(1)
+                )
+                if latest == fingerprint:
+                    continue
+                out[str(document.number)] = {
+                    "url": entity.enclosure,
+                    "length": fields.get("contentLength"),
+                    "type": fields.get("contentType"),
+                    "fingerprint": fingerprint,
+                }
+            return out
+
+    def tk_pages_to_fetch(self, recheck_days: int) -> dict[str, dict[str, str | None]]:
+        """tweedekamer.nl detail pages to (re)fetch, keyed by document number, with the Zaak
+        number and the validators of the latest stored page; documents older than
+        `recheck_days` are left alone."""
+        since = (utcnow() - dt.timedelta(days=recheck_days)).date()
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(
+                    Document.deleted.is_(False),
+                    Document.number.is_not(None),
+                    Document.role.in_(self._TEXT_ROLES),
+                )
+            ).all()
+            out: dict[str, dict[str, str | None]] = {}
+            for document, question_set in rows:
+                if document.dated_on is not None and document.dated_on < since:
+                    continue
+                latest = session.scalar(
+                    select(Version)
+                    .where(
+                        Version.document_id == document.id,
+                        Version.rendition == Rendition.TK_HTML.value,
+                    )
+                    .order_by(Version.id.desc())
+                    .limit(1)
+                )
+                out[str(document.number)] = {
+                    "zaak": question_set.number,
+                    "etag": latest.etag if latest else None,
+                    "last_modified": latest.last_modified if latest else None,
+                }
+            return out
+
+    def assign_question_koop_ids(self) -> int:
+        """Give each question document without a KOOP id its `kv-tk-{ZaakNummer}` id, so the
+        question set as tabled is fetched too; returns how many were assigned."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Document, QuestionSet)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(Document.role == DocumentRole.QUESTIONS.value, Document.koop_id.is_(None))
+            ).all()
+            for document, question_set in rows:
+                document.koop_id = f"kv-tk-{question_set.number}"
+            return len(rows)
+
+    # --- web queries (h-web) -----------------------------------------------------------------
+
+    def question_set_numbers(self) -> list[str]:
+        """Every question set number, newest tabled first (for the question set index)."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(QuestionSet.number).order_by(
+                        QuestionSet.tabled_on.desc(), QuestionSet.id.desc()
+                    )
+                ).all()
+            )
+
+    def question_set_facets(self, numbers: Iterable[str]) -> dict[str, QuestionSetFacets]:
+        """Who asked whom, and the texts topics match on, for the question sets named."""
+        wanted = sorted(set(numbers))
+        out: dict[str, QuestionSetFacets] = {}
+        if not wanted:
+            return out
+        with self.session() as session:
+            for qs in session.scalars(select(QuestionSet).where(QuestionSet.number.in_(wanted))):
+                probe = ChangeRecord(
+                    0, "", EventKind.TABLED, qs.number, qs.title, "", (), Severity.NONE, "", {}, ""
+                )
+                out[qs.number] = QuestionSetFacets(
+                    number=qs.number,
+                    title=qs.title,
+                    status=qs.status,
+                    askers=tuple(qs.askers or []),
+                    addressee=qs.addressee,
+                    tabled_on=qs.tabled_on.isoformat() if qs.tabled_on else "",
+                    deadline_on=qs.deadline_on.isoformat() if qs.deadline_on else "",
+                    topic_fields=self._topic_fields(session, qs, probe),
+                )
+        return out
+
+    def changes_of(self, question_set: str, limit: int = 500) -> list[ChangeRecord]:
+        """A question set's changes, newest first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Change, QuestionSet, Document)
+                .join(QuestionSet, QuestionSet.id == Change.question_set_id)
+                .outerjoin(Document, Document.id == Change.document_id)
+                .where(QuestionSet.number == question_set)
+                .order_by(Change.id.desc())
+                .limit(limit)
+            ).all()
+            return [self._change_record(c, q, d) for c, q, d in rows]
+
+    def version_evidence(self, version_id: int) -> VersionEvidence | None:
+        """Everything needed to cite one stored version: where, when, what hash, how parsed."""
+        with self.session() as session:
+            row = session.execute(
+                select(Version, Document, QuestionSet, Blob.size)
+                .join(Document, Document.id == Version.document_id)
+                .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .join(Blob, Blob.sha256 == Version.blob_sha256)
+                .where(Version.id == version_id)
+            ).first()
+            if row is None:
+                return None
+            v, d, q, size = row
+            return VersionEvidence(
+                id=v.id,
+                document_number=d.number or "",
+                koop_id=d.koop_id or "",
+                role=d.role,
+                document_title=d.title,
+                question_set=q.number if q else "",
+                rendition=v.rendition,
+                source_url=v.source_url,
+                fetched_at=as_utc(v.fetched_at).isoformat(),
+                blob_sha256=v.blob_sha256,
+                size=int(size),
+                content_hash=v.content_hash or "",
+                etag=v.etag or "",
+                last_modified=v.last_modified or "",
+                parse_status=v.parse_status,
+                parse_error=v.parse_error or "",
+            )
+
+    def latest_version_id(self, document: str) -> int | None:
+        """The newest successfully parsed version of a document, by number or KOOP id."""
+        with self.session() as session:
+            return session.scalar(
+                select(Version.id)
+                .join(Document, Document.id == Version.document_id)
+                .where(
+                    (Document.number == document) | (Document.koop_id == document),
+                    Version.parse_status == "ok",
+                )
+                .order_by(Version.id.desc())
+                .limit(1)
+            )
+
+    def items_of(self, question_set: str) -> list[ItemView]:
+        """Parsed questions and answers of every version in a question set, in document order."""
+        with self.session() as session:
+            rows = session.execute(
+                select(ParsedItem, Version, Document)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(QuestionSet.number == question_set)
+                .order_by(Version.id, ParsedItem.position)
+            ).all()
+            return [
+                ItemView(
+                    version_id=v.id, document_number=d.number or d.koop_id or "",
+                    document_role=d.role, dated_on=d.dated_on.isoformat() if d.dated_on else "",
+                    rendition=v.rendition, role=i.role, numbers=tuple(i.numbers.split(",")),
+                    label=i.label, text=i.text,
+                )
+                for i, v, d in rows
+            ]  # fmt: skip
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Questions and answers matching a full-text query, best first.
+
+        SQLite uses the FTS5 index, PostgreSQL the Dutch text search configuration. The snippet
+        marks matches with `SNIPPET_START` / `SNIPPET_END`, for the caller to escape and mark up.
+        """
+        with self.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                if not query.strip():
+                    return []
+                matches = sql_text(
+                    "SELECT items.id, ts_headline('dutch', items.text, q, :options) "
+                    "FROM items, websearch_to_tsquery('dutch', :query) q "
+                    "WHERE to_tsvector('dutch', items.text) @@ q "
+                    "ORDER BY ts_rank(to_tsvector('dutch', items.text), q) DESC, items.id DESC "
+                    "LIMIT :limit"
+                ).bindparams(
+                    query=query,
+                    limit=limit,
+                    options=f"StartSel={SNIPPET_START}, StopSel={SNIPPET_END}, "
+                    "MaxWords=35, MinWords=12, MaxFragments=2",
+                )
+            else:
+                expression = fts5_query(query)
+                if not expression:
+                    return []
+                matches = sql_text(
+                    "SELECT rowid, snippet(items_search, 0, :start, :end, ' … ', 24) "
+                    "FROM items_search WHERE items_search MATCH :query "
+                    "ORDER BY rank, rowid DESC LIMIT :limit"
+                ).bindparams(query=expression, limit=limit, start=SNIPPET_START, end=SNIPPET_END)
+            found = [(int(item_id), str(snippet)) for item_id, snippet in session.execute(matches)]
+            if not found:
+                return []
+            rows = session.execute(
+                select(ParsedItem, Version, Document, QuestionSet)
+                .join(Version, Version.id == ParsedItem.version_id)
+                .join(Document, Document.id == Version.document_id)
+                .outerjoin(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .where(ParsedItem.id.in_([item_id for item_id, _ in found]))
+            ).all()
+            by_id = {i.id: (i, v, d, q) for i, v, d, q in rows}
+            hits = []
+            seen: set[tuple[int, str, str, str]] = set()
+            for item_id, snippet in found:
+                i, v, d, q = by_id[item_id]
+                same = (d.id, i.role, i.numbers, i.text)
+                if same in seen:
+                    continue  # the same text in another version or rendition of the document
+                seen.add(same)
+                hits.append(
+                    SearchHit(
+                        version_id=v.id, document_number=d.number or d.koop_id or "",
+                        document_role=d.role, question_set=q.number if q else "",
+                        question_set_title=q.title if q else "", role=i.role,
+                        numbers=tuple(i.numbers.split(",")), label=i.label, snippet=snippet,
+                        text=i.text, fetched_at=as_utc(v.fetched_at).isoformat(),
+                    )
+                )  # fmt: skip
+            return hits
 
     # --- ops (h-ops) ---------------------------------------------------------------------------
 
@@ -1109,3 +1883,96 @@ class Store:
                 if change_id is not None:
                     new.append(change_id)
         return new
+
+
+SNIPPET_START = "\ue000"
+SNIPPET_END = "\ue001"
+_FTS_TERM = re.compile(r'"([^"]+)"|(\w+\*?)')
+
+
+def fts5_query(query: str) -> str:
+    """A user's words as a safe FTS5 expression: every word or "phrase" must occur.
+
+    Each term is quoted, so FTS5 operators and stray punctuation in the input are just text;
+    a trailing `*` keeps its meaning as a prefix search.
+
+    >>> fts5_query('geen toestemming "real time" gezichtsherk* OR)')
+    '"geen" "toestemming" "real time" "gezichtsherk"*'
+    >>> fts5_query('"; DROP')
+    '"DROP"'
+    """
+    terms = []
+    for phrase, word in _FTS_TERM.findall(query):
+        if phrase.strip():
+            terms.append('"' + phrase.strip().replace('"', "") + '"')
+        elif word and word.upper() not in ("AND", "OR", "NOT", "NEAR"):
+            terms.append(f'"{word.rstrip("*")}"' + ("*" if word.endswith("*") else ""))
+    return " ".join(terms)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionSetFacets:
+    """A question set's filterable facts: askers with party, addressee, topic texts."""
+
+    number: str
+    title: str
+    status: str
+    askers: tuple[str, ...]
+    addressee: str
+    tabled_on: str
+    deadline_on: str
+    topic_fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEvidence:
+    """A stored version as evidence: source, fetch time, hashes, validators and parse outcome."""
+
+    id: int
+    document_number: str
+    koop_id: str
+    role: str
+    document_title: str
+    question_set: str
+    rendition: str
+    source_url: str
+    fetched_at: str
+    blob_sha256: str
+    size: int
+    content_hash: str
+    etag: str
+    last_modified: str
+    parse_status: str
+    parse_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """One parsed question or answer of a stored version."""
+
+    version_id: int
+    document_number: str
+    document_role: str
+    dated_on: str
+    rendition: str
+    role: str
+    numbers: tuple[str, ...]
+    label: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A question or answer matching a search, with a marked snippet."""
+
+    version_id: int
+    document_number: str
+    document_role: str
+    question_set: str
+    question_set_title: str
+    role: str
+    numbers: tuple[str, ...]
+    label: str
+    snippet: str
+    text: str
+    fetched_at: str

@@ -4,13 +4,20 @@ Source:
     https://repository.overheid.nl/frbr/officielepublicaties/ah-tk/{vergaderjaar}/{id}/1/xml/{id}.xml
     for Aanhangsel publications (answers, nader antwoorden, delay notices), and
     https://zoek.officielebekendmakingen.nl/{id}.xml for identifiers whose repository path is not
-    known (`kv-tk-…`).
+    known (`kv-tk-…`, the question set as tabled). Discovery of changed publications:
+    https://repository.overheid.nl/sru?operation=searchRetrieve&query=w.publicatienaam="Kamervragen
+    (Aanhangsel)" AND dt.modified>=DATE (a `searchRetrieveResponse`, paged by
+    `nextRecordPosition`); `metadata.xml` (`metadata_gegevens`) is read by `parse_metadata`.
 
 Caveats:
     Publications appear days after the answer. A missing publication is often a "soft 404": a
     redirect to an error page (`Errors/404.htm`, `fout404`); both that and a real 404 are
     reported as `not_found` ("not yet published"), never as an error or a deletion. Validators
-    (ETag, Last-Modified) come from the daemon's database, so a 304 is `not_modified`.
+    (ETag, Last-Modified) come from the daemon's database, so a 304 is `not_modified`. Items never
+    fetched are requested directly; items already stored are rechecked only when SRU lists them
+    as modified (one search instead of one request per item). The SRU connection name and
+    version are not verified against the live service (sources.md §9); an SRU diagnostic or an
+    unreadable response falls back to rechecking every item conditionally.
 """
 
 from __future__ import annotations
@@ -20,13 +27,16 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import scrapy
+from lxml import etree
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from monitor.records import FetchedBody, Rendition
+from monitor.records import CrawlProblem, FetchedBody, Rendition
 from spiders.base import KamerwachtSpider, SpiderArgumentError
 
 _AH_TK = re.compile(r"^ah-tk-(\d{8})-(\d+)$")
@@ -53,6 +63,103 @@ def is_soft_404(url: str) -> bool:
     return bool(_SOFT_404.search(url))
 
 
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+AANHANGSEL = "Kamervragen (Aanhangsel)"
+
+
+class SruError(ValueError):
+    """Raised by `parse_sru` for an unreadable response or an SRU diagnostic."""
+
+
+@dataclass(frozen=True, slots=True)
+class SruRecord:
+    """One publication listed by an SRU search."""
+
+    identifier: str
+    modified: str
+    xml_url: str | None
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _first(element: etree._Element, name: str) -> etree._Element | None:
+    return next((e for e in element.iter() if _local(e.tag) == name), None)
+
+
+def sru_url(base: str, since: str, start: int = 1, size: int = 100) -> str:
+    """An SRU search for Aanhangsel publications modified on or after `since` (YYYY-MM-DD)."""
+    query = {
+        "version": "2.0",
+        "operation": "searchRetrieve",
+        "x-connection": "officielepublicaties",
+        "startRecord": start,
+        "maximumRecords": size,
+        "query": f'w.publicatienaam="{AANHANGSEL}" AND dt.modified>={since}',
+    }
+    return f"{base}?{urlencode(query)}"
+
+
+def parse_sru(body: bytes) -> tuple[list[SruRecord], int | None]:
+    """The records of one `searchRetrieveResponse` page and the next start position."""
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SruError(f"not well-formed XML: {exc}") from exc
+    if root is None or _local(root.tag) != "searchRetrieveResponse":
+        raise SruError("not an SRU searchRetrieveResponse")
+    diagnostic = _first(root, "diagnostics")
+    if diagnostic is not None:
+        message = " ".join(str(t).strip() for t in diagnostic.itertext() if str(t).strip())
+        raise SruError(f"SRU diagnostic: {message or 'unknown'}")
+    records = []
+    for record in (e for e in root.iter() if _local(e.tag) == "record"):
+        identifier = _first(record, "identifier")
+        if identifier is None or not (identifier.text or "").strip():
+            continue
+        modified = _first(record, "modified")
+        xml_url = next(
+            (
+                (e.text or "").strip()
+                for e in record.iter()
+                if _local(e.tag) == "itemUrl" and e.get("manifestation") == "xml"
+            ),
+            None,
+        )
+        records.append(
+            SruRecord(
+                (identifier.text or "").strip(),
+                (modified.text or "").strip() if modified is not None else "",
+                xml_url,
+            )
+        )
+    following = _first(root, "nextRecordPosition")
+    try:
+        position = int((following.text or "").strip()) if following is not None else None
+    except ValueError:
+        position = None
+    return records, position
+
+
+def parse_metadata(body: bytes) -> dict[str, list[str]]:
+    """`metadata.xml` (`metadata_gegevens`) as name → values (multi-valued names repeat).
+
+    >>> parse_metadata(b'<metadata_gegevens><metadata name="OVERHEIDop.vraagnummer" '
+    ...                b'scheme="" content="2021Z14612"/></metadata_gegevens>')
+    {'OVERHEIDop.vraagnummer': ['2021Z14612']}
+    """
+    try:
+        root = etree.fromstring(body, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SruError(f"metadata.xml is not well-formed: {exc}") from exc
+    out: dict[str, list[str]] = {}
+    for element in root.iter():
+        if _local(element.tag) in ("metadata", "meta") and element.get("name"):
+            out.setdefault(str(element.get("name")), []).append(str(element.get("content", "")))
+    return out
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -70,11 +177,17 @@ class KoopSpider(KamerwachtSpider):
         repository_url: str = "",
         zoek_url: str = "",
         validators: str = "{}",
+        sru_url: str = "",
+        modified_since: str = "",
+        sru_pages: str = "10",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.repository_url = self.checked_url("repository_url", repository_url)
         self.zoek_url = self.checked_url("zoek_url", zoek_url)
+        self.sru_url = self.checked_url("sru_url", sru_url) if sru_url else ""
+        self.modified_since = modified_since
+        self.sru_pages = int(sru_pages)
         self.ids = [i.strip() for i in ids.split(",") if i.strip()]
         for identifier in self.ids:
             if not (_AH_TK.match(identifier) or _KV_TK.match(identifier)):
@@ -85,21 +198,66 @@ class KoopSpider(KamerwachtSpider):
             raise SpiderArgumentError(f"validators: not JSON ({exc})") from exc
 
     async def start(self) -> Any:
-        for identifier in self.ids:
-            headers: dict[str, str] = {}
-            etag, last_modified = (self.validators.get(identifier) or [None, None])[:2]
-            if etag:
-                headers["If-None-Match"] = etag
-            if last_modified:
-                headers["If-Modified-Since"] = last_modified
+        fresh = [i for i in self.ids if not any((self.validators.get(i) or [None, None])[:2])]
+        stored = [i for i in self.ids if i not in fresh]
+        for identifier in fresh:
+            yield self.publication_request(identifier)
+        if stored and self.sru_url and self.modified_since:
             yield scrapy.Request(
-                xml_url(identifier, self.repository_url, self.zoek_url),
-                headers=headers,
-                callback=self.parse_publication,
-                errback=self.failed,
-                cb_kwargs={"identifier": identifier},
-                meta={"identifier": identifier},
+                sru_url(self.sru_url, self.modified_since),
+                callback=self.parse_search,
+                errback=self.search_failed,
+                cb_kwargs={"stored": set(stored), "page": 1},
+                dont_filter=True,
             )
+        else:
+            for identifier in stored:
+                yield self.publication_request(identifier)
+
+    def parse_search(self, response: Response, stored: set[str], page: int) -> Iterator[Any]:
+        """Recheck only the stored items SRU lists as modified; on trouble, recheck them all."""
+        try:
+            records, following = parse_sru(response.body)
+        except SruError as exc:
+            self.logger.warning("SRU search failed (%s); rechecking every stored item", exc)
+            yield self.item(CrawlProblem("koop", response.url, str(exc)))
+            for identifier in sorted(stored):
+                yield self.publication_request(identifier)
+            return
+        for record in records:
+            if record.identifier in stored:
+                stored.discard(record.identifier)
+                yield self.publication_request(record.identifier)
+        if following and page < self.sru_pages and stored:
+            yield scrapy.Request(
+                sru_url(self.sru_url, self.modified_since, start=following),
+                callback=self.parse_search,
+                errback=self.search_failed,
+                cb_kwargs={"stored": stored, "page": page + 1},
+                dont_filter=True,
+            )
+
+    def search_failed(self, failure: Failure) -> Iterator[Any]:
+        stored: set[str] = failure.request.cb_kwargs["stored"]  # type: ignore[attr-defined]
+        self.logger.warning("SRU search failed: %s", failure.getErrorMessage())
+        for identifier in sorted(stored):
+            yield self.publication_request(identifier)
+
+    def publication_request(self, identifier: str) -> scrapy.Request:
+        headers: dict[str, str] = {}
+        etag, last_modified = (self.validators.get(identifier) or [None, None])[:2]
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return scrapy.Request(
+            xml_url(identifier, self.repository_url, self.zoek_url),
+            headers=headers,
+            callback=self.parse_publication,
+            errback=self.failed,
+            cb_kwargs={"identifier": identifier},
+            meta={"identifier": identifier},
+        )
 
     def parse_publication(self, response: Response, identifier: str) -> Iterator[dict[str, Any]]:
         yield self.item(self.record_of(response, identifier))

@@ -1,7 +1,7 @@
 """Scrapy settings for every Kamerwacht spider: polite, bounded, and free of remote control."""
 
 BOT_NAME = "kamerwacht"
-SPIDER_MODULES = ["spiders.syncfeed", "spiders.koop"]
+SPIDER_MODULES = ["spiders.syncfeed", "spiders.koop", "spiders.files", "spiders.tweedekamer"]
 NEWSPIDER_MODULE = "spiders"
 
 # The User-Agent names the project and the operator's contact address (set per run from config).

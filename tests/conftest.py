@@ -108,7 +108,9 @@ class LiveServer:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+            )  # type: ignore[arg-type]
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -12,13 +12,22 @@ from tests.conftest import DEMO_DATA
 
 def kamerwacht(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "monitor", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+        [sys.executable, "-m", "monitor", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
 def test_diff_json_on_the_seed_answers_matches_the_contract() -> None:
-    run = kamerwacht("diff", str(DEMO_DATA / "ah-tk-20212022-105.xml"),
-                     str(DEMO_DATA / "ah-tk-20212022-472.xml"), "--format", "json")
+    run = kamerwacht(
+        "diff",
+        str(DEMO_DATA / "ah-tk-20212022-105.xml"),
+        str(DEMO_DATA / "ah-tk-20212022-472.xml"),
+        "--format",
+        "json",
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert set(data) == {"questions", "summary"}
@@ -35,9 +44,13 @@ def test_diff_json_on_the_seed_answers_matches_the_contract() -> None:
 
 
 def test_diff_text_shows_a_redline() -> None:
-    run = kamerwacht("diff", str(DEMO_DATA / "ah-tk-20212022-105.xml"), str(DEMO_DATA / "ah-tk-20212022-472.xml"))
+    run = kamerwacht(
+        "diff", str(DEMO_DATA / "ah-tk-20212022-105.xml"), str(DEMO_DATA / "ah-tk-20212022-472.xml")
+    )
     assert run.returncode == 0
-    assert "[-Nederland niet gedaan-]{+de politieorganisatie geen toestemming gegeven+}" in run.stdout
+    assert (
+        "[-Nederland niet gedaan-]{+de politieorganisatie geen toestemming gegeven+}" in run.stdout
+    )
     assert "{+" in run.stdout and "denial_weakened" in run.stdout
 
 

@@ -54,7 +54,9 @@ def test_defaults_use_sqlite_in_the_data_folder(tmp_path: Path) -> None:
 
 
 def test_environment_overrides_the_database_url() -> None:
-    loaded = config_module.load(None, environ={"KAMERWACHT_DATABASE_URL": "postgresql+psycopg://x@h/db"})
+    loaded = config_module.load(
+        None, environ={"KAMERWACHT_DATABASE_URL": "postgresql+psycopg://x@h/db"}
+    )
     assert loaded.database_url == "postgresql+psycopg://x@h/db"
 
 

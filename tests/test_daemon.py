@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -138,7 +139,7 @@ def test_daemon_alerts_a_nader_antwoord_within_two_polls_and_stops_cleanly(
     try:
         daemon.wait_for(lambda: started(daemon), 30, "daemon start")
         daemon.wait_for(
-            lambda: "job=koop status=ok" in daemon.stderr and "versions=2" in daemon.stderr,
+            lambda: re.search(r"job=koop status=ok .*versions=[1-9]", daemon.stderr) is not None,
             4 * interval, "first sync with the KOOP texts",
         )  # fmt: skip
         assert "Kamerwacht alert" not in daemon.stdout, "the first sync must be silent"

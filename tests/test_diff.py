@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor import diff, segment
+from monitor import diff, render, segment
 from monitor.records import ChangeKind, Rendition, Severity
 from tests.conftest import DEMO_DATA
 
@@ -22,7 +22,9 @@ def load(name: str) -> segment.ParsedDocument:
 
 
 def test_nader_answer_weakening_the_seed_denial_is_flagged_high() -> None:
-    result = diff.compare(load("ah-tk-20212022-105.xml"), load("ah-tk-20212022-472.xml"), carry_forward=True)
+    result = diff.compare(
+        load("ah-tk-20212022-105.xml"), load("ah-tk-20212022-472.xml"), carry_forward=True
+    )
     changed = [q for q in result.questions if q.status == "changed"]
     assert [q.number for q in changed] == ["4"]
     seed = changed[0]
@@ -30,41 +32,87 @@ def test_nader_answer_weakening_the_seed_denial_is_flagged_high() -> None:
     assert ChangeKind.SCOPE_NARROWED in seed.kinds
     assert seed.severity is Severity.HIGH
     reasons = " ".join(seed.reasons)
-    assert "niet gedaan" in reasons and "geen toestemming gegeven" in reasons
-    assert "in de publieke ruimte" in reasons and "door de politie" in reasons
+    for words in (
+        "niet gedaan",
+        "geen toestemming gegeven",
+        "in de publieke ruimte",
+        "door de politie",
+    ):
+        assert words in reasons
     (sentence,) = seed.sentences
     assert (sentence.old, sentence.new) == (SEED_BEFORE, SEED_AFTER)
 
 
 def test_questions_whose_answer_did_not_change_are_unchanged() -> None:
-    result = diff.compare(load("ah-tk-20212022-105.xml"), load("ah-tk-20212022-472.xml"), carry_forward=True)
+    result = diff.compare(
+        load("ah-tk-20212022-105.xml"), load("ah-tk-20212022-472.xml"), carry_forward=True
+    )
     statuses = {q.number: q.status for q in result.questions}
-    assert statuses == {"1": "unchanged", "2": "unchanged", "3": "unchanged", "4": "changed",
-                        "5": "unchanged", "6": "unchanged"}
+    assert statuses == {
+        "1": "unchanged",
+        "2": "unchanged",
+        "3": "unchanged",
+        "4": "changed",
+        "5": "unchanged",
+        "6": "unchanged",
+    }
     summary = result.to_json()["summary"]
     assert summary == {"changed": 1, "substantive": 1, "editorial": 0, "max_severity": "high"}
 
 
 def test_spelling_variant_of_real_time_alone_is_editorial() -> None:
-    old = segment.parse_text(f"Vraag 1\nWordt dit gedaan?\n\nAntwoord 1\n{SEED_BEFORE}", Rendition.TEXT)
+    old = segment.parse_text(
+        f"Vraag 1\nWordt dit gedaan?\n\nAntwoord 1\n{SEED_BEFORE}", Rendition.TEXT
+    )
     new_text = SEED_BEFORE.replace("real time", "real-time").replace(",", " ,", 1)
-    new = segment.parse_text(f"Vraag 1\nWordt dit gedaan?\n\nAntwoord 1\n{new_text}", Rendition.TEXT)
+    new = segment.parse_text(
+        f"Vraag 1\nWordt dit gedaan?\n\nAntwoord 1\n{new_text}", Rendition.TEXT
+    )
     (question,) = diff.compare(old, new).questions
     assert question.kinds == (ChangeKind.EDITORIAL,)
     assert question.severity is Severity.NONE
 
 
 def test_missing_answer_in_a_nader_antwoord_carries_the_earlier_answer_forward() -> None:
-    old = segment.parse_text("Antwoord 1\nJa.\n\nAntwoord 2\nNee, dat gebeurt niet.", Rendition.TEXT)
+    old = segment.parse_text(
+        "Antwoord 1\nJa.\n\nAntwoord 2\nNee, dat gebeurt niet.", Rendition.TEXT
+    )
     new = segment.parse_text("Antwoord 2\nNee, dat gebeurt niet.", Rendition.TEXT)
     assert {q.number: q.status for q in diff.compare(old, new, carry_forward=True).questions} == {
-        "1": "unchanged", "2": "unchanged"}
+        "1": "unchanged",
+        "2": "unchanged",
+    }
     assert {q.number: q.status for q in diff.compare(old, new).questions}["1"] == "removed"
 
 
 def test_moved_sentence_is_a_move_not_a_delete_and_insert() -> None:
-    old = segment.parse_text("Antwoord 1\nDe politie gebruikt CATCH. Dat is vastgelegd in de wet. Meer is er niet.", Rendition.TEXT)
-    new = segment.parse_text("Antwoord 1\nDat is vastgelegd in de wet. De politie gebruikt CATCH. Meer is er niet.", Rendition.TEXT)
+    old = segment.parse_text(
+        "Antwoord 1\nDe politie gebruikt CATCH. Dat is vastgelegd in de wet. Meer is er niet.",
+        Rendition.TEXT,
+    )
+    new = segment.parse_text(
+        "Antwoord 1\nDat is vastgelegd in de wet. De politie gebruikt CATCH. Meer is er niet.",
+        Rendition.TEXT,
+    )
     (question,) = diff.compare(old, new).questions
     assert [s.op for s in question.sentences] == ["move"]
     assert question.severity is Severity.NONE
+
+
+def test_standalone_html_escapes_every_piece_of_upstream_text() -> None:
+    hostile = '<script>alert("x")</script> & <img src=x onerror=y>'
+    old = segment.parse_text(
+        f"Vraag 1\n{hostile}?\n\nAntwoord 1\nDat wordt niet gedaan.", Rendition.TEXT
+    )
+    new = segment.parse_text(
+        f"Vraag 1\n{hostile}?\n\nAntwoord 1\nDaarvoor wordt geen toestemming gegeven. {hostile}",
+        Rendition.TEXT,
+    )
+    page = render.standalone_html(diff.compare(old, new), "<b>old</b>.xml", "new.xml")
+    assert page.startswith("<!doctype html>")
+    assert "<script" not in page
+    assert "<img" not in page
+    assert "&lt;script&gt;" in page
+    assert "&lt;b&gt;old&lt;/b&gt;.xml" in page
+    assert "default-src 'none'" in page
+    assert "denial_weakened" in page

@@ -20,15 +20,22 @@ async def poll(config: Config, store: Store, console: jobs.ConsoleNotifier) -> d
     return await jobs.deliver(store, {"console": console})
 
 
-async def test_seed_timeline_ends_in_one_correction_alert(config: Config, store: Store, replay: ReplayServer) -> None:
+async def test_seed_timeline_ends_in_one_correction_alert(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
     out = io.StringIO()
     console = jobs.ConsoleNotifier(out)
     for stage in load_timeline():
         replay.state.apply(stage)
         await poll(config, store, console)
     events = [c.event for c in reversed(store.change_records())]
-    assert events == [EventKind.TABLED, EventKind.DELAYED, EventKind.ANSWERED, EventKind.ANSWERED,
-                      EventKind.CORRECTED]
+    assert events == [
+        EventKind.TABLED,
+        EventKind.DELAYED,
+        EventKind.ANSWERED,
+        EventKind.ANSWERED,
+        EventKind.CORRECTED,
+    ]
     correction = store.change_records()[0]
     assert {"denial_weakened", "scope_narrowed"} <= {k.value for k in correction.kinds}
     printed = out.getvalue()
@@ -42,7 +49,9 @@ async def test_seed_timeline_ends_in_one_correction_alert(config: Config, store:
     assert out.getvalue().count("Kamerwacht alert") == 5
 
 
-async def test_reemitted_entities_create_no_version_and_no_alert(config: Config, store: Store, replay: ReplayServer) -> None:
+async def test_reemitted_entities_create_no_version_and_no_alert(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
     console = jobs.ConsoleNotifier(io.StringIO())
     stages = load_timeline()
     for stage in stages:
@@ -54,3 +63,31 @@ async def test_reemitted_entities_create_no_version_and_no_alert(config: Config,
             replay.state.add(spec)
     assert await poll(config, store, console) == {"sent": 0, "failed": 0}
     assert store.counts() == before
+
+
+async def test_nader_text_arriving_before_the_answer_text_is_still_compared(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
+    console = jobs.ConsoleNotifier(io.StringIO())
+    stages = load_timeline()
+    answer_text = {}
+    for stage in stages:
+        replay.state.apply(stage)
+    answer_text["ah-tk-20212022-105"] = replay.state.publications.pop("ah-tk-20212022-105")
+    await poll(config, store, console)
+    assert not [c for c in store.change_records() if c.event is EventKind.CORRECTED]
+    replay.state.publications.update(answer_text)  # KOOP publishes the original answer late
+    await poll(config, store, console)
+    (correction,) = [c for c in store.change_records() if c.event is EventKind.CORRECTED]
+    assert {"denial_weakened", "scope_narrowed"} <= {k.value for k in correction.kinds}
+    assert correction.document_number == "2021D38311"
+
+
+async def test_all_stages_at_once_still_find_the_correction(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
+    for stage in load_timeline():
+        replay.state.apply(stage)
+    await poll(config, store, jobs.ConsoleNotifier(io.StringIO()))
+    corrections = [c for c in store.change_records() if c.event is EventKind.CORRECTED]
+    assert len(corrections) == 1 and corrections[0].severity.value == "high"

@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0002_h_ops'
-down_revision: str | None = '0001'
+down_revision: str | None = 'h_web_search'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
