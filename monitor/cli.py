@@ -139,11 +139,18 @@ def cmd_status(config: Config, as_json: bool) -> int:
     """Sources, cursors, last success, lag, outbox depth and overdue counts; exit 1 if unhealthy."""
     import datetime as dt
 
+    from sqlalchemy.exc import OperationalError
+
     from monitor import status
 
-    store = _store(config)
-    now = dt.datetime.now(dt.UTC)
-    report = status.current(store, config, now)
+    try:
+        store = _store(config)
+        now = dt.datetime.now(dt.UTC)
+        report = status.current(store, config, now)
+    except OperationalError as exc:
+        # The driver's message names host and port, never the password.
+        print(f"kamerwacht status: cannot read the database: {exc.orig}", file=sys.stderr)
+        return 2
     data = report.to_json()
     data["cursors"] = store.cursor_rows()
     data["questions"] = store.overdue_counts(now.date())

@@ -142,6 +142,9 @@ def test_overdue_question_sets_are_flagged_once_per_deadline(store: Store) -> No
 def test_status_command_prints_json_and_exits_1_when_unhealthy(
     tmp_path: Path, store: Store, config: Config
 ) -> None:
+    path = tmp_path / "config.toml"  # the fixture's config, with a poll slower than a CLI start
+    path.write_text(path.read_text().replace("poll_interval = 1.0", "poll_interval = 60.0"))
+
     def run() -> tuple[int, dict[str, Any]]:
         done = subprocess.run(
             [sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"),
