@@ -346,11 +346,8 @@ class Daemon:
         if "source:syncfeed" in report.problems():
             return
         today = dt.datetime.now(dt.UTC).date()
-        silent_before = None
-        if self.config.alerts.max_age_days > 0:
-            silent_before = today - dt.timedelta(days=self.config.alerts.max_age_days)
-        async with self._writer:
-            new = await asyncio.to_thread(self.store.flag_overdue, today, silent_before)
+        async with self._writer:  # deadlines older than max_age_days are stored silently
+            new = await asyncio.to_thread(self.store.record_overdue, today)
         if new:
             logger.info("job=overdue status=ok new=%d", len(new))
 

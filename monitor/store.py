@@ -1858,38 +1858,6 @@ class Store:
             started = session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job == job))
             return as_utc(started) if started else None
 
-    def flag_overdue(self, today: dt.date, silent_before: dt.date | None = None) -> list[int]:
-        """An `overdue` change for each open question set past its deadline; once per deadline.
-
-        Deadlines before `silent_before` are recorded without an alert (a backfill of old data).
-        """
-        new: list[int] = []
-        with self.session() as session:
-            late = session.scalars(
-                select(QuestionSet)
-                .where(
-                    QuestionSet.status.in_(("tabled", "delayed")),
-                    QuestionSet.withdrawn.is_(False),
-                    QuestionSet.deadline_on < today,
-                )
-                .order_by(QuestionSet.id)
-            ).all()
-            for qs in late:
-                assert qs.deadline_on is not None
-                change_id = self._add_change(
-                    session,
-                    key=f"overdue:{qs.number}:{qs.deadline_on.isoformat()}",
-                    event=EventKind.OVERDUE,
-                    question_set=qs,
-                    document=None,
-                    summary=f"No answer yet; the deadline was {qs.deadline_on:%d-%m-%Y}.",
-                    detail={"deadline": qs.deadline_on.isoformat()},
-                    silent=silent_before is not None and qs.deadline_on < silent_before,
-                )
-                if change_id is not None:
-                    new.append(change_id)
-        return new
-
     # --- telegram (h-telegram) ---------------------------------------------------------------
 
     def register_chat(self, chat_id: int) -> bool:

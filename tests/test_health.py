@@ -127,9 +127,10 @@ def test_overdue_question_sets_are_flagged_once_per_deadline(store: Store) -> No
                         deadline_on=dt.date(2026, 12, 1)),
         ])  # fmt: skip
     assert store.overdue_counts(today) == {"overdue": 2, "due_within_7_days": 1}
-    first = store.flag_overdue(today, silent_before=dt.date(2026, 10, 27))
+    store.quiet_before = dt.date(2026, 10, 27)  # what the daemon sets from alerts.max_age_days
+    first = store.record_overdue(today)
     assert len(first) == 2
-    assert store.flag_overdue(today, silent_before=dt.date(2026, 10, 27)) == []
+    assert store.record_overdue(today) == []
     changes = {c.question_set: c for c in store.change_records()}
     assert changes["2026Z00001"].event.value == "overdue"
     assert not changes["2026Z00001"].silent
