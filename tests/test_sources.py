@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from monitor import config as config_module
 from monitor import jobs
@@ -235,8 +236,9 @@ async def test_unpublished_koop_item_and_missing_page_are_not_yet_published(
 
 
 def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests(
-    tmp_path: Path, migrated: object
+    tmp_path: Path, engine: Engine
 ) -> None:
+    # `engine` gives an empty database (on PostgreSQL the schema is dropped): no earlier cursors.
     state = ReplayState(page_size=50)
     for n in range(4000):  # 2019-01-01 .. about 2023-05: one entry every ten hours
         day = 17897 + n * 10 / 24
