@@ -236,9 +236,9 @@ async def test_unpublished_koop_item_and_missing_page_are_not_yet_published(
 
 
 def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests(
-    tmp_path: Path, engine: Engine
+    tmp_path: Path, migrated: Engine
 ) -> None:
-    # `engine` gives an empty database (on PostgreSQL the schema is dropped): no earlier cursors.
+    # A freshly migrated database (on PostgreSQL the schema is dropped first): no earlier cursors.
     state = ReplayState(page_size=50)
     for n in range(4000):  # 2019-01-01 .. about 2023-05: one entry every ten hours
         day = 17897 + n * 10 / 24
