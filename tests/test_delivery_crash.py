@@ -75,7 +75,8 @@ def test_killed_daemon_delivers_every_alert_exactly_once_after_restart(
             fake.faults.hold = threading.Event()
             replay.state.apply(stages[0])
             wait_until(lambda: bool(fake.held), 60, "a send to begin")
-            assert count(store, OutboxMessage, OutboxMessage.status == "pending") == 2
+            pending = (OutboxMessage.status == "pending", OutboxMessage.channel == "telegram")
+            assert count(store, OutboxMessage, *pending) == 2
         finally:
             daemon.send_signal(signal.SIGKILL)  # no clean-up of any kind
             daemon.wait(10)
