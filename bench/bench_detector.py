@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor import classify, diff, sentences  # noqa: E402
+from monitor import classify, diff, normalize, sentences  # noqa: E402
 from monitor.cli import read_document  # noqa: E402
 from monitor.records import Item, ParsedDocument, Rendition, Severity  # noqa: E402
 
@@ -56,10 +56,39 @@ def document_pairs() -> list[tuple[ParsedDocument, ParsedDocument]]:
     return pairs
 
 
+def rendition_pairs() -> list[tuple[ParsedDocument, ParsedDocument]]:
+    """20-question documents whose every answer differs as text: the answers of the noise
+    suite's KOOP XML against the same answers from PDF text and from a ministry letter."""
+    folders = sorted(p for p in (CASES / "noise").iterdir() if p.is_dir())
+
+    def answers(name: str) -> list[tuple[str, ...]]:
+        return [a.paragraphs for f in folders for a in read_document(str(f / name)).answers]
+
+    def document(paragraphs: list[tuple[str, ...]], offset: int) -> ParsedDocument:
+        items = tuple(
+            Item(
+                "answer",
+                (str(n + 1),),
+                f"Antwoord {n + 1}",
+                paragraphs[(n + offset) % len(paragraphs)],
+            )
+            for n in range(20)
+        )
+        return ParsedDocument("bench", Rendition.TEXT, "", (), items)
+
+    xml = answers("koop.xml")
+    return [
+        (document(xml, offset), document(answers(other), offset))
+        for other in ("pdf.txt", "letter.txt", "tk.html")
+        for offset in range(0, len(xml), 3)
+    ]
+
+
 def clear_caches() -> None:
     sentences._split.cache_clear()
     classify.features.cache_clear()
     classify.classify.cache_clear()
+    normalize.comparison_key.cache_clear()
 
 
 def time_pairs(
@@ -117,6 +146,11 @@ def main() -> None:
         print(
             f"  {name}: median {statistics.median(timings):.2f} ms per pair, p95 {q[-1]:.2f} ms, max {max(timings):.2f} ms"
         )
+    switched = time_pairs(rendition_pairs(), args.rounds, cold=True)
+    print(
+        f"rendition switches, 20 questions, every answer differs as text: median"
+        f" {statistics.median(switched):.2f} ms per pair (cold), max {max(switched):.2f} ms"
+    )
     total, ours, baseline, noise_timings = noise_alerts()
     print(f"noise suite: {total} rendition pairs (every answer differs as text)")
     print(

@@ -48,12 +48,22 @@ FRAMES: tuple[tuple[str, str], ...] = (
     (r"voornemen|voornemens|niet van plan", "policy"),
     (r"niet voorzien", "policy"),
     (r"uitgangspunt", "policy"),
-    (r"(?:voor zover|voorzover) (?:mij |ons |nu )?bekend", "knowledge"),
+    (
+        r"(?:voor zover|voorzover) (?:\w+ ){0,4}?(?:bekend|nagegaan|na te gaan|overzien|weten)",
+        "knowledge",
+    ),
+    (r"(?:mij|ons) (?:geen|niets|niet) (?:\w+ ){0,2}?bekend", "knowledge"),
     (r"(?:is|zijn) (?:mij |ons )?niet bekend", "knowledge"),
     (r"niet bekend", "knowledge"),
-    (r"naar mijn weten|bij mijn weten|mijns inziens|naar mijn informatie", "knowledge"),
+    (r"naar mijn weten|bij mijn weten|naar mijn informatie", "knowledge"),
+    (r"naar (?:mijn|ons) (?:oordeel|mening|inschatting)|mijns inziens|ons inziens", "judgement"),
     (r"(?:geen|niet de) aanwijzingen?", "knowledge"),
     (r"geen zicht op|niet geregistreerd|niet bijgehouden|niet na te gaan", "knowledge"),
+    (
+        r"niet (?:met zekerheid )?(?:bevestigen|zeggen|vaststellen|garanderen|nagaan|uitsluiten)"
+        r"|niet met zekerheid",
+        "knowledge",
+    ),
 )
 
 HEDGES = (
@@ -65,23 +75,34 @@ HEDGES = (
     "naar verwachting", "naar het zich laat aanzien", "voorshands", "zo goed als", "nagenoeg",
     "vrijwel", "nauwelijks", "in beperkte mate", "nog niet", "in de huidige situatie",
     "op basis van de huidige inzichten", "naar mijn oordeel", "lijkt", "lijken",
+    "naar ik verwacht", "naar ik aanneem", "naar ons oordeel", "naar mijn mening", "mijns inziens", "ik verwacht dat", "ik ga ervan uit dat",
+    "ik ga er van uit dat", "het ligt in de verwachting", "naar schatting", "wellicht",
+    "misschien", "zo mogelijk", "waar mogelijk", "indien mogelijk", "aannemelijk",
+    "voor zover nu kan worden nagegaan", "voor zover kan worden nagegaan",
 )  # fmt: skip
 
 # Qualifiers that restrict who, where or when a statement covers. `(?-i:…)` parts need capitals.
 RESTRICTIVE = (
     r"in de (?:publieke|openbare) ruimte", r"door (?:de|het) [a-z][\w-]+",
     r"binnen (?:de|het) [\w-]+", r"in de [\w-]*organisatie", r"bij (?:de|het) [a-z][\w-]+",
-    r"alleen", r"uitsluitend", r"slechts", r"enkel", r"met uitzondering van", r"behalve",
+    r"alleen", r"uitsluitend", r"slechts", r"(?<!geen )enkel", r"met uitzondering van", r"behalve",
     r"op beperkte schaal", r"in (?:bepaalde|sommige|enkele) gevallen", r"in een aantal gevallen",
     r"incidenteel", r"voor zover het [\w\s]+? betreft", r"in het kader van [\w\s]+?(?=[,.]|$)",
-    r"tijdens [\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
+    r"tijdens (?:de |het |een )?[\w-]+", r"bij aankomst", r"in (?:de )?(?:provincie|gemeente|regio) (?-i:[A-Z])[\w-]+",
     r"in (?!(?-i:heel )?(?-i:Nederland|Europa|Den Haag)\b)(?-i:[A-Z][\w'-]+(?: [A-Z][\w'-]+)?)",
     r"in (?:een|het) (?:deel|aantal) van", r"onder voorwaarden", r"onder bepaalde voorwaarden",
+    r"tenzij", r"mits", r"behoudens", r"in de zin van", r"(?:zoals |als )?bedoeld in",
+    r"strikt genomen", r"direct", r"rechtstreeks", r"actief", r"bewust", r"formeel", r"officieel",
+    r"als zodanig", r"grotendeels", r"deels", r"gedeeltelijk", r"voor een (?:groot )?deel",
+    r"merendeels", r"overwegend", r"primair", r"hoofdzakelijk", r"voornamelijk", r"in hoofdzaak",
+    r"met name", r"in het bijzonder", r"de meeste", r"een deel van", r"een aantal",
+    r"in [\w-]*gebied(?:en)?", r"in (?:de|het) [\w-]*(?:regio|gebied|wijk|wijken|buurt)",
 )  # fmt: skip
 BROAD = (
     r"in (?:heel )?nederland", r"overal", r"altijd", r"in alle gevallen", r"alle", r"iedere?",
     r"elke?", r"in het algemeen", r"landelijk", r"op grote schaal", r"structureel",
     r"in (?:heel )?europa", r"wereldwijd", r"zonder uitzondering", r"in geen enkel geval",
+    r"het (?:hele|gehele) jaar", r"jaarrond", r"permanent", r"in het hele land", r"voor iedereen",
 )  # fmt: skip
 
 ADMISSIONS = (
@@ -95,14 +116,14 @@ ADMISSIONS = (
 # Named organisations and systems; persons are found after a title ("Minister Hoekstra"), and any
 # acronym of capitals ("CBS") or organisation-shaped proper noun ("Gezondheidsraad") also counts.
 ACTORS = (
+    r"(?:het )?ministerie van (?-i:[A-Z][\w-]*(?:(?:, | en | )[A-Z][\w-]*)*)",
+    r"(?:de )?(?:minister|staatssecretaris) van (?-i:[A-Z][\w-]*(?:(?:, | en | )[A-Z][\w-]*)*)",
     r"(?:de )?politie", r"(?:de )?(?:kmar|koninklijke marechaussee)", r"(?:de )?aivd",
     r"(?:de )?mivd", r"(?:de )?nctv", r"(?:het )?(?:om|eom|(?:europees )?openbaar ministerie)", r"(?:de )?ind",
     r"(?:het )?nfi", r"(?:de )?autoriteit persoonsgegevens", r"(?:de )?rijksrecherche",
     r"(?:de )?belastingdienst", r"(?:de )?douane", r"(?:de )?dienst justiti[eë]le inrichtingen",
     r"europol", r"interpol", r"frontex", r"(?:de )?gemeenten?", r"(?:de )?burgemeesters?",
     r"(?:de )?provincies?", r"(?:de )?waterschappen", r"(?:de )?(?:europese commissie|eu)",
-    r"(?:het )?ministerie van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)",
-    r"(?:de )?minister van [a-z][\w ]+?(?=[,.]|$| en | heeft| is)", r"(?:de )?staatssecretaris",
     r"(?:de )?inspectie [\w]+(?: en [\w]+)?", r"(?:de )?raad van state", r"(?:de )?rechtspraak",
     r"(?:de )?nationale ombudsman", r"(?:de )?algemene rekenkamer", r"(?:het )?kabinet",
     r"defensie", r"catch", r"clearview(?: ai)?", r"justis", r"(?:de )?nationale politie",
@@ -111,15 +132,20 @@ ACTORS = (
     r"(?:het )?rivm", r"(?:de )?rdw", r"(?:het )?cjib", r"(?:de )?gezondheidsraad",
     r"(?:de )?(?:minister|staatssecretaris|burgemeester|wethouder|commissaris|premier|"
     r"minister-president|de heer|mevrouw|heer) (?-i:(?:(?:van|de|der|den|Van|De|Den|Der|ter|Ter) )*[A-Z][\w-]+)",
+    r"(?:de )?staatssecretaris",
     r"(?-i:[A-Z][\w-]*(?:raad|dienst|inspectie|autoriteit|bureau|waterstaat|bank|kamer|commissie|"
     r"centrum|instituut|agentschap|toezicht))",
     r"(?-i:[A-Z][A-Za-z]*[A-Z][A-Za-z]*)",
+    # any other proper noun inside a sentence ("gegund aan Capgemini", "de Nederlandse
+    # Zorgautoriteit"); a capital after a full stop only starts a sentence
+    r"(?<=[a-zà-ÿ,] )(?-i:[A-Z][a-zà-ÿ'-]+(?: [A-Z][a-zà-ÿ'-]+)*)",
 )  # fmt: skip
 # Capitalised abbreviations that name no actor: laws, units, roman numerals, generic terms.
 NOT_ACTORS = frozenset((
     "avg", "wob", "woo", "ai", "ii", "iii", "iv", "vi", "bsn", "ict", "btw", "bbp", "eur", "pdf",
     "html", "ok", "nb", "ps", "ceo", "cao", "mkb", "wmo", "wlz", "zvw", "ggz", "io", "ivm", "dwz",
-    "tav", "oa", "nl", "eu-lidstaten",
+    "tav", "oa", "nl", "eu-lidstaten", "nederland", "nederlandse", "europa", "europese", "kamer",
+    "tweede kamer", "eerste kamer", "wet", "koning", "rijk", "staat", "ik", "nee", "ja",
 ))  # fmt: skip
 
 NUMBER_WORDS = (
@@ -129,7 +155,9 @@ NUMBER_WORDS = (
     "honderden", "duizend", "duizenden", "miljoen", "miljard", "ongeveer", "circa", "ruim",
     "bijna", "enkele", "tientallen", "meerdere", "dozijn", "januari", "februari", "maart",
     "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december",
-    "half", "helft", "kwart", "procent", "verdubbeld", "gehalveerd",
+    "half", "helft", "kwart", "procent", "verdubbeld", "gehalveerd", "tweede", "derde",
+    "begin", "eind", "medio", "voorjaar", "najaar", "zomer", "winter", "zomerreces", "kerstreces",
+    "vierde", "vijfde", "zesde", "zevende", "achtste", "negende", "tiende", "honderdste",
 )  # fmt: skip
 
 # Numbers that refer to something instead of counting it: question, answer and footnote
@@ -153,9 +181,10 @@ _NUMBER = re.compile(r"(?<![^\W\d_])\d+(?:[.,]\d+)*")
 # --- compiled tables -----------------------------------------------------------------------------
 
 
-def _compile(words: Iterable[str]) -> re.Pattern[str]:
-    # One alternation per table, longest first, so "niet helemaal juist" wins over "niet juist".
-    ordered = sorted(words, key=len, reverse=True)
+def _compile(words: Iterable[str], as_written: bool = False) -> re.Pattern[str]:
+    # One alternation per table, longest first, so "niet helemaal juist" wins over "niet juist";
+    # patterns (not phrases) are tried in the order written, most specific first.
+    ordered = list(words) if as_written else sorted(words, key=len, reverse=True)
     return re.compile(rf"(?<![\w-])(?:{'|'.join(f'(?:{w})' for w in ordered)})(?![\w-])", re.I)
 
 
@@ -166,7 +195,7 @@ _HEDGES = _compile(HEDGES)
 _RESTRICTIVE = _compile(RESTRICTIVE)
 _BROAD = _compile(BROAD)
 _ADMISSIONS = _compile(ADMISSIONS)
-_ACTORS = _compile(ACTORS)
+_ACTORS = _compile(ACTORS, as_written=True)
 _NUMBER_WORD = _compile(NUMBER_WORDS)
 _EMPHATIC_WEL = re.compile(r"(?<![\w-])w[ée]l(?![\w-])", re.I)
 _ARTICLE = re.compile(r"^(?:de|het)\s+", re.I)
@@ -298,6 +327,8 @@ class Sides:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """One row of the table: the kind it reports, what it means, and the check that finds it."""
+
     kind: ChangeKind
     description: str
     check: Callable[[Sides], str | None]
@@ -353,6 +384,14 @@ def _denial_weakened(s: Sides) -> str | None:
             f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} is now qualified by"
             f" {_list(qualifiers)}"
         )
+    inserted = _inserted_after_negation(s.old, old_neg, s.new, new_neg)
+    if inserted:
+        s.claim(old=old_neg, new=new_neg)
+        return (
+            f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} → "
+            f"{_quote(negation_phrase(s.new, new_neg[0]) or '')}: the negation now covers less"
+            f" ({_quote(inserted)} added)"
+        )
     # A denial that now covers less ("niet gedaan" → "niet door de politie gedaan") is weaker:
     # what it no longer covers may well happen. The qualifiers stay for scope_narrowed to name.
     narrower = _missing(list(s.after.restrictive), list(s.before.restrictive))
@@ -366,6 +405,38 @@ def _denial_weakened(s: Sides) -> str | None:
         return (
             f"{_quote(negation_phrase(s.old, old_neg[0]) or '')} now covers less: {_list(narrower)}"
         )
+    return None
+
+
+# Words that strengthen a negation rather than narrow it ("geen enkel bezwaar").
+_INTENSIFIERS = frozenset(
+    ("enkel", "enkele", "enige", "absoluut", "helemaal", "volstrekt", "totaal", "zeker", "echt",
+     "nooit", "in", "het", "geheel", "wel", "of", "nauwelijks")
+)  # fmt: skip
+_TOKENS = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+
+
+def _inserted_after_negation(
+    old: str, old_neg: list[Hit], new: str, new_neg: list[Hit]
+) -> str | None:
+    """Words slipped in right after an unchanged negation ("geen camera's" → "geen vaste
+    camera's", "niet gedaan" → "niet meer gedaan"): the denial now covers less."""
+    for o in old_neg:
+        for n in new_neg:
+            if o.text.casefold() != n.text.casefold():
+                continue
+            before = _TOKENS.findall(old[o.end :])[:3]
+            after = _TOKENS.findall(new[n.end :])[:5]
+            if not before or after[: len(before)] == before:
+                continue
+            extra, k = [], 0
+            for word in after:
+                if k < len(before) and word.casefold() == before[k].casefold():
+                    k += 1
+                elif k == 0 or k < len(before):
+                    extra.append(word)
+            if k == len(before) and extra and not any(w.casefold() in _INTENSIFIERS for w in extra):
+                return " ".join(extra)
     return None
 
 
@@ -400,7 +471,40 @@ def _negation_flipped(s: Sides) -> str | None:
         s.claim(new=new_neg)
         phrase = negation_phrase(s.new, new_neg[0]) or new_neg[0].text
         return f"negation {_quote(phrase)} added to a positive statement"
+    if any(_NEGATION.search(hit.text) for hit, _ in s.before.frames):
+        return None  # "niet bekend of X" → "X niet": a claim of knowledge, not a flip
+    # Both sides negate something, but one statement lost (or gained) its own negation:
+    # "geen wapens geleverd die niet op de lijst stonden" → "wapens geleverd die niet …".
+    for negs, text, other, verb in (
+        (old_neg, s.old, s.new, "is gone"),
+        (new_neg, s.new, s.old, "added"),
+    ):
+        for hit in negs:
+            after = _NEXT_WORD.match(text, hit.end)
+            if after is None:
+                continue
+            word = after.group(1)
+            if _bare_word(other, word):
+                s.claim(**({"old": [hit]} if verb == "is gone" else {"new": [hit]}))
+                phrase = negation_phrase(text, hit) or hit.text
+                return (
+                    f"{_quote(phrase)} {verb}"
+                    if verb == "is gone"
+                    else (f"negation {_quote(phrase)} added to a positive statement")
+                )
     return None
+
+
+_NEXT_WORD = re.compile(r"\s+([^\W\d_]{3,})")
+
+
+def _bare_word(text: str, word: str) -> bool:
+    """Whether `word` stands in `text` without a negation right before it."""
+    for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.I):
+        before = text[: m.start()].split()[-2:]  # "geen enkel bezwaar" is still negated
+        if not any(_NEGATION.fullmatch(w) for w in before):
+            return True
+    return False
 
 
 def _number_changed(s: Sides) -> str | None:
@@ -411,8 +515,9 @@ def _number_changed(s: Sides) -> str | None:
     old_c = Counter(_quantity_key(h.text) for h in old_q)
     new_c = Counter(_quantity_key(h.text) for h in new_q)
     gone, came = old_c - new_c, new_c - old_c
-    # A number added where the sentence had none is new content, not a changed number.
-    if not gone and not (came and old_c):
+    # A number added where the sentence had none is new content, and a number dropped with no
+    # number left is removed content: neither is a changed number.
+    if not ((gone and new_c) or (came and old_c)):
         return None
     gone_hits = [h for h in old_q if _quantity_key(h.text) in gone]
     came_hits = [h for h in new_q if _quantity_key(h.text) in came]
@@ -505,6 +610,8 @@ RULES: tuple[Rule, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Classification:
+    """The kinds one sentence change got, each with its reason, in rule-table order."""
+
     kinds: tuple[ChangeKind, ...]
     reasons: tuple[str, ...]
 

@@ -18,7 +18,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from monitor import health, jobs, schema, status
+from monitor import bot, health, jobs, schema, status
 from monitor.config import Config
 from monitor.notify import Notifier
 from monitor.store import Store
@@ -166,8 +166,13 @@ class Daemon:
         quiet = None
         if config.alerts.max_age_days > 0:
             quiet = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=config.alerts.max_age_days)
-        self.store = Store(self.engine, jobs.make_planner(config, telegram=False), quiet)
+        token = bot.read_token(config.telegram)
+        self.store = Store(self.engine, jobs.make_planner(config, telegram=bool(token)), quiet)
         self.notifiers: dict[str, Notifier] = dict(self.hooks.notifiers)
+        self.bot = bot.KamerwachtBot(config, self.store, token) if token else None
+        if self.bot is not None:
+            self.notifiers.setdefault("telegram", self.bot.notifier)
+        self._delivering = asyncio.Lock()  # poll and the outbox job both deliver: never at once
         if config.alerts.console and "console" not in self.notifiers:
             self.notifiers["console"] = jobs.ConsoleNotifier()
         self.lock = DatabaseLock(self.engine, config.data_path)
@@ -178,6 +183,8 @@ class Daemon:
             web_service = WebService(self.store, config)
             self.web_server = web_service.server
             self.services.append(web_service)
+        if self.bot is not None:
+            self.services.append(self.bot)
         self.started_at: dt.datetime | None = None
         # One writer: ingest and process of different sources never overlap.
         self._writer = asyncio.Lock()
@@ -317,7 +324,8 @@ class Daemon:
         if not self.notifiers:
             return
         try:
-            counts = await jobs.deliver(self.store, self.notifiers)
+            async with self._delivering:
+                counts = await jobs.deliver(self.store, self.notifiers, self.config)
         except Exception as exc:
             logger.error("job=outbox status=error error=%r", f"{type(exc).__name__}: {exc}")
             return
@@ -338,11 +346,8 @@ class Daemon:
         if "source:syncfeed" in report.problems():
             return
         today = dt.datetime.now(dt.UTC).date()
-        silent_before = None
-        if self.config.alerts.max_age_days > 0:
-            silent_before = today - dt.timedelta(days=self.config.alerts.max_age_days)
-        async with self._writer:
-            new = await asyncio.to_thread(self.store.flag_overdue, today, silent_before)
+        async with self._writer:  # deadlines older than max_age_days are stored silently
+            new = await asyncio.to_thread(self.store.record_overdue, today)
         if new:
             logger.info("job=overdue status=ok new=%d", len(new))
 

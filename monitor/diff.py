@@ -25,6 +25,7 @@ from monitor.records import (
 
 _TOKEN = re.compile(r"\w+|[^\w\s]|\s+")
 _PAIR_CUTOFF = 0.45
+_MOVED_EDIT_CUTOFF = 0.6  # a moved sentence must keep most of its words to count as edited
 _MAX_REWRITE = 3  # sentences per side of a rewritten passage compared as one
 _MAX_PAIRING = 400  # sentence pairs per replaced block; beyond this, fall back to delete + insert
 
@@ -53,6 +54,11 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a.split(), b.split(), autojunk=False).ratio()
 
 
+def _long_words(text: str) -> set[str]:
+    """Words of four letters or more: a rewrite keeps at least one, unrelated text need not."""
+    return {w.casefold() for w in re.findall(r"[^\W\d_]{4,}", text)}
+
+
 def _pair(old: list[str], new: list[str]) -> list[tuple[str, str]]:
     """Pair the most similar sentences of a replaced block; the rest are deletes and inserts."""
     if not old or not new or len(old) * len(new) > _MAX_PAIRING:
@@ -67,10 +73,40 @@ def _pair(old: list[str], new: list[str]) -> list[tuple[str, str]]:
         # A short passage rewritten beyond word overlap ("Dat wordt niet gedaan." → "Daarvoor
         # wordt geen toestemming gegeven.") is still one statement replaced by another: classify
         # it as such, so a weakened denial is not reported as a deletion plus an insertion.
-        if len(old) <= _MAX_REWRITE and len(new) <= _MAX_REWRITE:
-            return [(" ".join(old), " ".join(new))]
+        joined_old, joined_new = " ".join(old), " ".join(new)
+        if (
+            len(old) <= _MAX_REWRITE
+            and len(new) <= _MAX_REWRITE
+            and (
+                _long_words(joined_old) & _long_words(joined_new)
+                or min(len(joined_old.split()), len(joined_new.split())) <= 3  # "Ja." → "Nee."
+            )
+        ):
+            return [(joined_old, joined_new)]
         return [(s, "") for s in old] + [("", s) for s in new]
     return [*_pair(old[:bi], new[:bj]), (old[bi], new[bj]), *_pair(old[bi + 1 :], new[bj + 1 :])]
+
+
+def _pair_moved_edits(pairs: list[tuple[str, str]], moved: set[str]) -> list[tuple[str, str]]:
+    """A sentence that moved *and* changed is a replacement at its new place, not a deletion
+    here and an insertion there: pair left-over deletions and insertions that are close."""
+    deletes = [
+        i for i, (o, n) in enumerate(pairs) if o and not n and comparison_key(o) not in moved
+    ]
+    inserts = [
+        j for j, (o, n) in enumerate(pairs) if n and not o and comparison_key(n) not in moved
+    ]
+    if not deletes or not inserts or len(deletes) * len(inserts) > _MAX_PAIRING:
+        return pairs
+    pairs = list(pairs)
+    dropped: set[int] = set()
+    for j in inserts:
+        scored = [(_similarity(pairs[i][0], pairs[j][1]), i) for i in deletes if i not in dropped]
+        best = max(scored, default=(0.0, -1))
+        if best[0] >= _MOVED_EDIT_CUTOFF:
+            pairs[j] = (pairs[best[1]][0], pairs[j][1])
+            dropped.add(best[1])
+    return [pair for i, pair in enumerate(pairs) if i not in dropped]
 
 
 def sentence_changes(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[SentenceChange, ...]:
@@ -91,6 +127,7 @@ def sentence_changes(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[Senten
     deleted = {comparison_key(o) for o, n in pairs if o and not n}
     inserted = {comparison_key(n) for o, n in pairs if n and not o}
     moved = deleted & inserted
+    pairs = _pair_moved_edits(pairs, moved)
     changes: list[SentenceChange] = []
     for o, n in pairs:
         if o and n and o == n:
@@ -176,6 +213,13 @@ def compare(old: ParsedDocument, new: ParsedDocument, carry_forward: bool = Fals
         question = question_item.text if question_item else ""
         old_item, new_item = old.answer_for(number), new.answer_for(number)
         if old_item is not None and new_item is not None and old_item.numbers != new_item.numbers:
+            # One rendition answers "5 en 6" together, the other answers 6 with "zie het
+            # antwoord op vraag 5": the same answer, laid out differently.
+            if _refers_to_combined(new_item, old_item, number) or _refers_to_combined(
+                old_item, new_item, number
+            ):
+                diffs.append(QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question))
+                continue
             if number != new_item.numbers[0] and number != old_item.numbers[0]:
                 diffs.append(QuestionDiff(number, "unchanged", (), Severity.NONE, (), (), question))
                 continue
@@ -191,6 +235,16 @@ def compare(old: ParsedDocument, new: ParsedDocument, carry_forward: bool = Fals
                              (SentenceChange("insert", "", text),))
             )  # fmt: skip
     return DocumentDiff(tuple(diffs))
+
+
+def _refers_to_combined(single: Item, combined: Item, number: str) -> bool:
+    """Whether `single` only points to another number that `combined` answers together."""
+    others = set(combined.numbers) - {number}
+    return (
+        number in combined.numbers
+        and bool(set(single.see_also) & others)
+        and len(" ".join(single.paragraphs)) < 200
+    )
 
 
 def _number_order(number: str) -> tuple[int, str]:

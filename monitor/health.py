@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 STALE_AFTER_INTERVALS = 3
-"""A source is stale when it has had no successful poll for this many poll intervals."""
+"""A source is stale when it has had no successful poll for this many poll intervals…"""
+
+STALE_GRACE_SECONDS = 30.0
+"""… plus this long: a poll itself takes time (a crawl subprocess, then the text sources), which
+at short intervals would otherwise look like an outage."""
 
 OUTBOX_STUCK_MIN_SECONDS = 120.0
 """A pending alert older than this (or five outbox intervals, if longer) means a stuck outbox."""
@@ -131,7 +135,7 @@ def assess_source(
     The clock starts at the last success, else at the first recorded run or `since` (the
     daemon's start), so a freshly started daemon is not stale before it could have polled.
     """
-    limit = STALE_AFTER_INTERVALS * interval
+    limit = STALE_AFTER_INTERVALS * interval + STALE_GRACE_SECONDS
     starts = [t for t in (summary.first_started_at, since) if t is not None]
     reference = summary.last_success_at or (min(starts) if starts else None)
     lag = _seconds(now - summary.last_success_at) if summary.last_success_at else None
@@ -144,7 +148,10 @@ def assess_source(
             if summary.last_success_at
             else f"no successful poll since {_duration(_seconds(now - reference))} ago"
         )
-        reason = f"{what} (limit {STALE_AFTER_INTERVALS} × {_duration(interval)})"
+        reason = (
+            f"{what} (limit {STALE_AFTER_INTERVALS} × {_duration(interval)}"
+            f" + {_duration(STALE_GRACE_SECONDS)})"
+        )
         if summary.last_error:
             reason += f"; last error: {summary.last_error[:200]}"
     else:

@@ -9,14 +9,22 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from monitor import diff, notify, segment
 from monitor.config import Config, topics_of
-from monitor.notify import Notifier, SubscriptionRecord
+from monitor.notify import (
+    Button,
+    ChatGone,
+    Notifier,
+    QueuedMessage,
+    Rejected,
+    RetryLater,
+    SubscriptionRecord,
+)
 from monitor.records import (
     ChangeRecord,
     CrawlProblem,
@@ -273,6 +281,7 @@ def make_planner(config: Config, telegram: bool) -> Planner:
     ) -> list[tuple[str, int, list[str]]]:
         out: list[tuple[str, int, list[str]]] = []
         if telegram:
+            # Recipients are planned in the change's own transaction: a crash loses nothing.
             for recipient in notify.recipients(change, fields, subscriptions, topics):
                 parts = notify.render(change, config.web.public_url, recipient.reason)
                 out.append(("telegram", recipient.chat_id, parts))
@@ -289,7 +298,7 @@ class ConsoleNotifier:
     def __init__(self, stream: object = None) -> None:
         self.stream = stream or sys.stdout
 
-    async def send(self, chat_id: int, text: str) -> None:
+    async def send(self, chat_id: int, text: str, buttons: Sequence[Button] = ()) -> None:
         write = getattr(self.stream, "write")  # noqa: B009 (any text stream)
         write("\n=== Kamerwacht alert ===\n" + notify.plain(text) + "\n")
         flush = getattr(self.stream, "flush", None)
@@ -297,20 +306,177 @@ class ConsoleNotifier:
             flush()
 
 
+DIGEST_PERIOD = dt.timedelta(days=1)
+_DELIVERY_BUDGET = 50.0  # seconds one delivery run may take before leaving the rest to the next
+
+
 async def deliver(
-    store: Store, notifiers: Mapping[str, Notifier], limit: int = 100
+    store: Store,
+    notifiers: Mapping[str, Notifier],
+    config: Config | None = None,
+    limit: int = 500,
+    concurrency: int = 16,
 ) -> dict[str, int]:
-    """Send due outbox messages; a failed send is retried later with back-off."""
-    counts = {"sent": 0, "failed": 0}
+    """Send due outbox messages, in order per chat, several chats at a time.
+
+    Muted chats are held until the mute ends; digest chats get one message per period; more
+    than `[alerts] max_per_run` alerts for one chat become one summary. Flood control defers
+    without counting an attempt; network errors are retried with back-off; a chat that blocked
+    the bot is deactivated; a message the channel refuses for good is given up ("dead").
+    """
+    config = config or Config()
+    counts = {"sent": 0, "failed": 0}  # other outcomes appear when they happen
+    started = asyncio.get_running_loop().time()
     for channel, notifier in notifiers.items():
-        for message in await asyncio.to_thread(store.due_messages, channel, limit):
+        while asyncio.get_running_loop().time() - started < _DELIVERY_BUDGET:
+            batch = await asyncio.to_thread(store.due_queue, channel, limit)
+            if not batch:
+                break
+            collapsed = counts.get("collapsed", 0)
+            plan = await asyncio.to_thread(_shape, store, channel, batch, config, counts)
+            gate = asyncio.Semaphore(concurrency)
+            await asyncio.gather(
+                *(
+                    _send_chat(store, notifier, messages, config, gate, counts)
+                    for messages in plan.values()
+                )
+            )
+            if len(batch) < limit and counts.get("collapsed", 0) == collapsed:
+                break  # nothing left; new summaries are sent by one more pass
+    return counts
+
+
+def _count(counts: dict[str, int], outcome: str, n: int) -> None:
+    counts[outcome] = counts.get(outcome, 0) + n
+
+
+def _shape(
+    store: Store,
+    channel: str,
+    batch: list[QueuedMessage],
+    config: Config,
+    counts: dict[str, int],
+) -> dict[int, list[QueuedMessage]]:
+    """Group due messages by chat, holding muted and digest chats and collapsing bursts.
+
+    Returns the messages to send now; collapsed summaries are written to the outbox (and sent
+    on the next pass), so a crash cannot lose or double them.
+    """
+    now = dt.datetime.now(dt.UTC)
+    by_chat: dict[int, list[QueuedMessage]] = {}
+    for message in batch:
+        by_chat.setdefault(message.chat_id, []).append(message)
+    ready: dict[int, list[QueuedMessage]] = {}
+    for chat_id, messages in by_chat.items():
+        first = messages[0]
+        alerts = [m for m in messages if m.change_id is not None]
+        if first.muted_until is not None and first.muted_until > now:
+            store.defer_messages([m.id for m in messages], first.muted_until, "chat muted")
+            _count(counts, "deferred", len(messages))
+            continue
+        if first.digest and alerts:
+            due_at = (first.digest_sent_at or now) + DIGEST_PERIOD
+            if first.digest_sent_at is not None and due_at > now:
+                store.defer_messages([m.id for m in alerts], due_at, "waiting for the digest")
+                _count(counts, "deferred", len(alerts))
+            else:
+                _collapse(
+                    store, channel, chat_id, alerts, config, "digest", "Your Kamerwacht digest"
+                )
+                store.mark_digest_sent(chat_id)
+                _count(counts, "collapsed", len(alerts))
+            messages = [m for m in messages if m.change_id is None]
+        else:
+            fresh = {m.change_id for m in alerts if m.attempts == 0}
+            if len(fresh) > config.alerts.max_per_run:
+                burst = [m for m in alerts if m.attempts == 0]
+                heading = f"{len(fresh)} new alerts at once"
+                _collapse(store, channel, chat_id, burst, config, "burst", heading)
+                _count(counts, "collapsed", len(burst))
+                gone = {m.id for m in burst}
+                messages = [m for m in messages if m.id not in gone]
+        if messages:
+            ready[chat_id] = messages
+    return ready
+
+
+def _collapse(
+    store: Store,
+    channel: str,
+    chat_id: int,
+    messages: list[QueuedMessage],
+    config: Config,
+    kind: str,
+    heading: str,
+) -> None:
+    ids = sorted({m.change_id for m in messages if m.change_id is not None})
+    changes = sorted(store.change_records(ids, limit=len(ids)), key=lambda c: c.id)
+    text = notify.summarize(heading, changes, config.web.public_url)
+    key = f"{kind}:{chat_id}:{max(m.id for m in messages)}"
+    store.collapse_messages(channel, chat_id, [m.id for m in messages], key, text)
+
+
+async def _send_chat(
+    store: Store,
+    notifier: Notifier,
+    messages: list[QueuedMessage],
+    config: Config,
+    gate: asyncio.Semaphore,
+    counts: dict[str, int],
+) -> None:
+    """One chat's messages in order; the first failure holds back the rest, keeping the order."""
+    async with gate:
+        for index, message in enumerate(messages):
+            rest = [m.id for m in messages[index:]]
+            buttons = (
+                notify.buttons(message.change_id, message.question_set, config.web.public_url)
+                if message.first_part
+                else []
+            )
             try:
-                await notifier.send(message.chat_id, message.text)
-            except Exception as exc:
-                retry = min(3600.0, 5.0 * 2**message.attempts) if message.attempts < 8 else None
-                await asyncio.to_thread(store.mark_failed, message.id, repr(exc), retry)
+                await notifier.send(message.chat_id, message.text, buttons)
+            except RetryLater as exc:
+                if exc.after is not None:
+                    until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=exc.after)
+                    await asyncio.to_thread(store.defer_messages, rest, until, str(exc))
+                    _count(counts, "deferred", len(rest))
+                else:
+                    await _failed(store, message, str(exc), config, counts, rest[1:])
+                return
+            except ChatGone as exc:
+                await asyncio.to_thread(store.deactivate_chat, message.chat_id, str(exc))
+                logger.info("chat %s is gone (%s): deactivated", message.chat_id, exc)
+                _count(counts, "blocked", 1)
+                return
+            except Rejected as exc:
+                logger.error("outbox message %s refused for good: %s", message.id, exc)
+                await asyncio.to_thread(store.mark_failed, message.id, str(exc), None)
                 counts["failed"] += 1
                 continue
+            except Exception as exc:  # any other notifier failure: keep the message, retry later
+                logger.warning("sending outbox message %s failed: %r", message.id, exc)
+                await _failed(store, message, repr(exc), config, counts, rest[1:])
+                return
             await asyncio.to_thread(store.mark_sent, message.id)
             counts["sent"] += 1
-    return counts
+
+
+async def _failed(
+    store: Store,
+    message: QueuedMessage,
+    error: str,
+    config: Config,
+    counts: dict[str, int],
+    behind: list[int],
+) -> None:
+    """Back off a failed message; the chat's later messages wait as long, to keep their order."""
+    attempts = message.attempts + 1
+    retry = (
+        min(3600.0, 5.0 * 2**message.attempts) if attempts < config.alerts.max_attempts else None
+    )
+    await asyncio.to_thread(store.mark_failed, message.id, error, retry)
+    counts["failed"] += 1
+    if retry is not None and behind:
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry)
+        note = "waiting for an earlier message"
+        await asyncio.to_thread(store.defer_messages, behind, until, note)

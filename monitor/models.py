@@ -192,6 +192,9 @@ class Chat(Base):
     muted_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when Telegram refused the chat (blocked the bot, deleted account); cleared by /start.
+    blocked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    digest_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Subscription(Base):
@@ -203,6 +206,8 @@ class Subscription(Base):
     kind: Mapped[str] = mapped_column(String(10))
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # "Mute this topic": no alerts are planned from this subscription until then.
+    muted_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (UniqueConstraint("chat_id", "kind", "value"),)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -64,12 +65,14 @@ PAGE_FURNITURE: tuple[re.Pattern[str], ...] = tuple(
 # lowercase, so the hyphen was only there for the line break. "Noord-\nHolland" keeps its hyphen.
 _LINE_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(?=[a-zà-ÿ])")
 _SPACES = re.compile(r"\s+")
+# "270 000" with a thin or no-break space is the typeset form of "270.000".
+_SPACED_THOUSANDS = re.compile(r"(?<=\d)[\u202f\u2009\u00a0](?=\d{3}\b)")
 _BULLET = re.compile(r"^\s*(?:[-*·•▪◦–—]|\d+[.)]|[a-z][.)])\s+", re.MULTILINE)
 # Footnote markers flattened into the text by PDF extraction: digits glued to a word or to
 # closing punctuation ("software1 ", "gedaan.2 "). Real numbers stand apart from words.
 _FOOTNOTE_MARKER = re.compile(
-    r"(?<=[^\W\d_]{2})\d{1,2}(?=[\s.,;:)]|$)"
-    r"|(?<=[^\W\d_][.,;:)\"'])\d{1,2}(?=\s|$)"
+    r"(?<=[a-zà-ÿ]{2})\d{1,2}(?=[\s.,;:)]|$)"
+    r"|(?<=[^\W\d_%][.,;:)\"'])\d{1,2}(?=\s|$)|(?<=%[.,;:)])\d{1,2}(?=\s|$)"
     # after a year ("in 2023.1 "); never after a decimal comma ("2,3 miljoen")
     r"|(?<=\d{4}[.;:)])\d{1,2}(?=\s|$)|(?<=\d[;:)])\d{1,2}(?=\s|$)"
 )
@@ -99,6 +102,12 @@ SPELLING_VARIANTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bt/m\b", re.IGNORECASE), "tot en met"),
 )
 
+# A substring each variant needs, in SPELLING_VARIANTS order.
+_VARIANT_GUARDS: tuple[tuple[str, ...], ...] = (
+    ("time",), ("mail",), ("line",), ("camera",), ("gezichts",), ("mln",), ("mld",),
+    ("€", "eur"), ("eur",), ("%",), ("t/m",),
+)  # fmt: skip
+
 # Counts written as words or digits are one number ("drie" = "3"); "een" is left alone because
 # it is far more often the article.
 NUMBER_WORDS: dict[str, int] = {
@@ -122,6 +131,7 @@ def clean(text: str) -> str:
     '"Niet" gedaan - gezichtsherkenning'
     """
     text = unicodedata.normalize("NFC", text)
+    text = _SPACED_THOUSANDS.sub(".", text)
     if "\n" in text:
         text = _drop_furniture_lines(text)
     text = _LINE_HYPHEN.sub(r"\1", text)
@@ -157,7 +167,7 @@ def answer_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> tuple[str, ...
 
     >>> answer_paragraphs(["Dat wordt op dit", "Pagina 2 van 4", "moment niet gedaan.1",
     ...                    "1 Zie Kamerstuk 26 643, nr. 1."])
-    ('Dat wordt op dit moment niet gedaan.1',)
+    ('Dat wordt op dit moment niet gedaan.',)
     """
     markers: set[str] | None = None  # found only when a paragraph looks like a footnote text
     out: list[str] = []
@@ -175,9 +185,12 @@ def answer_paragraphs(paragraphs: tuple[str, ...] | list[str]) -> tuple[str, ...
             out[-1] = joined + paragraph
         else:
             out.append(paragraph)
-    return tuple(out)
+    # Markers go only after the footnote texts were recognised by them; a marker left in the
+    # text would glue two sentences together ("politie.3 Abusievelijk").
+    return tuple(strip_footnote_markers(p) for p in out)
 
 
+@functools.lru_cache(maxsize=16384)
 def comparison_key(text: str) -> str:
     """A key that is equal for two texts differing only editorially.
 
@@ -189,8 +202,10 @@ def comparison_key(text: str) -> str:
     True
     """
     text = strip_footnote_markers(clean(text))
-    for pattern, replacement in SPELLING_VARIANTS:
-        text = pattern.sub(replacement, text)
+    folded = text.casefold()
+    for (pattern, replacement), guard in zip(SPELLING_VARIANTS, _VARIANT_GUARDS, strict=True):
+        if any(g in folded for g in guard):  # a substring test is far cheaper than a regex
+            text = pattern.sub(replacement, text)
     text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[m.group(0).casefold()]), text)
     text = _THOUSANDS.sub("", text)
     text = text.casefold()

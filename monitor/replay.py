@@ -145,6 +145,7 @@ class ReplayState:
         self.publications: dict[str, bytes] = {}
         self.resources: dict[str, tuple[str, bytes]] = {}
         self.pages: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.robots = b"User-agent: *\nAllow: /\n"
         self.faults: list[Fault] = []
         self.requests: list[str] = []
         self.clock = 0
@@ -383,7 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
         base = self.server.base_url
         path = parts.path
         if path == "/robots.txt":
-            self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+            self._send(200, state.robots, "text/plain")
         elif path == "/SyncFeed/2.0/Feed":
             category = query.get("category", "")
             try:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,7 +41,7 @@ from monitor.models import (
     Version,
 )
 from monitor.normalize import comparison_key
-from monitor.notify import SubscriptionRecord
+from monitor.notify import ChatSettings, QueuedMessage, SubscriptionRecord
 from monitor.records import (
     ChangeKind,
     ChangeRecord,
@@ -76,6 +76,11 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE touched (SQLAlchemy types DML results loosely)."""
+    return int(result.rowcount)
 
 
 class IntegrityError(RuntimeError):
@@ -858,6 +863,7 @@ class Store:
             select(Subscription)
             .join(Chat, Chat.chat_id == Subscription.chat_id)
             .where(Chat.active.is_(True))
+            .where(or_(Subscription.muted_until.is_(None), Subscription.muted_until <= utcnow()))
         ).scalars()
         return [SubscriptionRecord(s.chat_id, s.kind, s.value) for s in rows]
 
@@ -1852,37 +1858,241 @@ class Store:
             started = session.scalar(select(func.max(JobRun.started_at)).where(JobRun.job == job))
             return as_utc(started) if started else None
 
-    def flag_overdue(self, today: dt.date, silent_before: dt.date | None = None) -> list[int]:
-        """An `overdue` change for each open question set past its deadline; once per deadline.
+    # --- telegram (h-telegram) ---------------------------------------------------------------
 
-        Deadlines before `silent_before` are recorded without an alert (a backfill of old data).
-        """
-        new: list[int] = []
+    def register_chat(self, chat_id: int) -> bool:
+        """Create a chat, or reactivate one that had blocked the bot; True if it is new or back."""
         with self.session() as session:
-            late = session.scalars(
-                select(QuestionSet)
-                .where(
-                    QuestionSet.status.in_(("tabled", "delayed")),
-                    QuestionSet.withdrawn.is_(False),
-                    QuestionSet.deadline_on < today,
-                )
-                .order_by(QuestionSet.id)
+            chat = session.get(Chat, chat_id)
+            if chat is None:
+                session.add(Chat(chat_id=chat_id, active=True))
+                return True
+            if chat.active:
+                return False
+            chat.active = True
+            chat.blocked_at = None
+            return True
+
+    def chat_settings(self, chat_id: int) -> ChatSettings | None:
+        with self.session() as session:
+            chat = session.get(Chat, chat_id)
+            if chat is None:
+                return None
+            subs = session.scalars(
+                select(Subscription)
+                .where(Subscription.chat_id == chat_id)
+                .order_by(Subscription.id)
             ).all()
-            for qs in late:
-                assert qs.deadline_on is not None
-                change_id = self._add_change(
-                    session,
-                    key=f"overdue:{qs.number}:{qs.deadline_on.isoformat()}",
-                    event=EventKind.OVERDUE,
-                    question_set=qs,
-                    document=None,
-                    summary=f"No answer yet; the deadline was {qs.deadline_on:%d-%m-%Y}.",
-                    detail={"deadline": qs.deadline_on.isoformat()},
-                    silent=silent_before is not None and qs.deadline_on < silent_before,
+            now = utcnow()
+            muted = [s for s in subs if s.muted_until and as_utc(s.muted_until) > now]
+            return ChatSettings(
+                chat_id=chat.chat_id,
+                active=chat.active,
+                blocked=chat.blocked_at is not None,
+                muted_until=as_utc(chat.muted_until) if chat.muted_until else None,
+                digest=chat.digest,
+                subscriptions=tuple(SubscriptionRecord(s.chat_id, s.kind, s.value) for s in subs),
+                muted_subscriptions=tuple(
+                    SubscriptionRecord(s.chat_id, s.kind, s.value) for s in muted
+                ),
+            )
+
+    def unsubscribe(self, chat_id: int, kind: str | None = None, value: str | None = None) -> int:
+        """Remove a chat's subscriptions: all, all of one kind, or one; returns how many."""
+        with self.session() as session:
+            query = select(Subscription).where(Subscription.chat_id == chat_id)
+            if kind is not None:
+                query = query.where(Subscription.kind == kind)
+            if value is not None:
+                query = query.where(func.lower(Subscription.value) == value.lower())
+            rows = session.scalars(query).all()
+            for row in rows:
+                session.delete(row)
+            return len(rows)
+
+    def set_chat_mute(self, chat_id: int, until: dt.datetime | None) -> None:
+        with self.session() as session:
+            session.execute(update(Chat).where(Chat.chat_id == chat_id).values(muted_until=until))
+
+    def set_digest(self, chat_id: int, on: bool) -> None:
+        """Switch digest mode; the first digest comes one period after switching it on."""
+        with self.session() as session:
+            session.execute(
+                update(Chat)
+                .where(Chat.chat_id == chat_id)
+                .values(digest=on, digest_sent_at=utcnow() if on else None)
+            )
+
+    def mute_subscriptions(
+        self, chat_id: int, chosen: Iterable[SubscriptionRecord], until: dt.datetime
+    ) -> int:
+        with self.session() as session:
+            count = 0
+            for sub in chosen:
+                count += _rowcount(
+                    session.execute(
+                        update(Subscription)
+                        .where(
+                            Subscription.chat_id == chat_id,
+                            Subscription.kind == sub.kind,
+                            Subscription.value == sub.value,
+                        )
+                        .values(muted_until=until)
+                    )
                 )
-                if change_id is not None:
-                    new.append(change_id)
-        return new
+            return count
+
+    def change_with_fields(self, change_id: int) -> tuple[ChangeRecord, dict[str, str]] | None:
+        """A change and the texts topics match on, to tell which subscription it came through."""
+        with self.session() as session:
+            change = session.get(Change, change_id)
+            if change is None:
+                return None
+            qs = (
+                session.get(QuestionSet, change.question_set_id) if change.question_set_id else None
+            )
+            document = session.get(Document, change.document_id) if change.document_id else None
+            record = self._change_record(change, qs, document)
+            return record, self._topic_fields(session, qs, record)
+
+    def deactivate_chat(self, chat_id: int, reason: str) -> int:
+        """A chat that blocked the bot: stop planning for it and give up its pending messages."""
+        with self.session() as session:
+            session.execute(
+                update(Chat)
+                .where(Chat.chat_id == chat_id)
+                .values(active=False, blocked_at=utcnow())
+            )
+            return _rowcount(
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == "pending")
+                    .values(status="dead", last_error=reason[:500])
+                )
+            )
+
+    def due_queue(self, channel: str, limit: int = 500) -> list[QueuedMessage]:
+        """Due outbox messages of a channel, oldest first, with their chat's delivery settings."""
+        with self.session() as session:
+            rows = session.execute(
+                select(OutboxMessage, Chat, QuestionSet.number)
+                .outerjoin(Chat, Chat.chat_id == OutboxMessage.chat_id)
+                .outerjoin(Change, Change.id == OutboxMessage.change_id)
+                .outerjoin(QuestionSet, QuestionSet.id == Change.question_set_id)
+                .where(
+                    OutboxMessage.channel == channel,
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= utcnow(),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            ).all()
+            return [
+                QueuedMessage(
+                    id=m.id,
+                    chat_id=m.chat_id,
+                    change_id=m.change_id,
+                    question_set=number or "",
+                    text=m.text,
+                    attempts=m.attempts,
+                    first_part=m.change_id is not None and m.idempotency_key.endswith(":0"),
+                    muted_until=as_utc(c.muted_until) if c and c.muted_until else None,
+                    digest=bool(c and c.digest),
+                    digest_sent_at=as_utc(c.digest_sent_at) if c and c.digest_sent_at else None,
+                )
+                for m, c, number in rows
+            ]
+
+    def defer_messages(self, ids: Iterable[int], until: dt.datetime, note: str = "") -> None:
+        """Hold messages until `until` without counting an attempt (mute, digest, flood control)."""
+        values: dict[str, Any] = {"next_attempt_at": until}
+        if note:
+            values["last_error"] = note[:500]
+        with self.session() as session:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(list(ids))).values(**values)
+            )
+
+    def collapse_messages(
+        self, channel: str, chat_id: int, ids: list[int], key: str, text: str
+    ) -> None:
+        """Replace pending messages by one (a burst summary or a digest) in one transaction."""
+        with self.session() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+                .values(status="collapsed", last_error=f"collapsed into {key}"[:500])
+            )
+            if session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
+                return
+            session.add(
+                OutboxMessage(
+                    change_id=None, channel=channel, chat_id=chat_id, idempotency_key=key,
+                    text=text, status="pending",
+                )
+            )  # fmt: skip
+
+    def mark_digest_sent(self, chat_id: int) -> None:
+        with self.session() as session:
+            session.execute(
+                update(Chat).where(Chat.chat_id == chat_id).values(digest_sent_at=utcnow())
+            )
+
+    def enqueue_direct(self, channel: str, key: str, chat_ids: Iterable[int], text: str) -> int:
+        """Outbox rows not tied to a change (admin notices); `key` makes each one-off per chat."""
+        added = 0
+        with self.session() as session:
+            for chat_id in chat_ids:
+                full = f"{key}:{chat_id}"
+                if session.scalar(
+                    select(OutboxMessage.id).where(OutboxMessage.idempotency_key == full)
+                ):
+                    continue
+                session.add(
+                    OutboxMessage(
+                        change_id=None, channel=channel, chat_id=chat_id, idempotency_key=full,
+                        text=text, status="pending",
+                    )
+                )  # fmt: skip
+                added += 1
+        return added
+
+    def last_runs(self) -> dict[str, dict[str, str]]:
+        """The latest finished run of every job: status, finish time and error."""
+        with self.session() as session:
+            latest = (
+                select(func.max(JobRun.id))
+                .where(JobRun.finished_at.is_not(None))
+                .group_by(JobRun.job)
+            )
+            rows = session.scalars(select(JobRun).where(JobRun.id.in_(latest))).all()
+            return {
+                r.job: {
+                    "status": r.status,
+                    "finished_at": as_utc(r.finished_at).isoformat() if r.finished_at else "",
+                    "error": (r.error or "")[:200],
+                }
+                for r in rows
+            }
+
+    def telegram_stats(self) -> dict[str, int]:
+        with self.session() as session:
+            out = {
+                "chats_active": int(
+                    session.scalar(select(func.count()).where(Chat.active.is_(True))) or 0
+                ),
+                "chats_blocked": int(
+                    session.scalar(select(func.count()).where(Chat.blocked_at.is_not(None))) or 0
+                ),
+                "chats_digest": int(
+                    session.scalar(select(func.count()).where(Chat.digest.is_(True))) or 0
+                ),
+            }
+            for kind, count in session.execute(
+                select(Subscription.kind, func.count()).group_by(Subscription.kind)
+            ).all():
+                out[f"subscriptions_{kind}"] = int(count)
+            return out
 
 
 SNIPPET_START = "\ue000"

@@ -59,6 +59,18 @@ def xml_url(identifier: str, repository_url: str, zoek_url: str) -> str:
     return f"{zoek_url}/{identifier}.xml"
 
 
+def publication_order(identifier: str) -> tuple[int, int, str]:
+    """Sort key: kv-tk (the questions) first, then ah-tk by session year and number.
+
+    >>> sorted(["ah-tk-20212022-472", "ah-tk-20212022-1050", "kv-tk-2021Z14612"], key=publication_order)
+    ['kv-tk-2021Z14612', 'ah-tk-20212022-472', 'ah-tk-20212022-1050']
+    """
+    m = _AH_TK.match(identifier)
+    if m is None:
+        return (0, 0, identifier)
+    return (int(m[1]), int(m[2]), identifier)
+
+
 def is_soft_404(url: str) -> bool:
     return bool(_SOFT_404.search(url))
 
@@ -188,6 +200,7 @@ class KoopSpider(KamerwachtSpider):
         self.sru_url = self.checked_url("sru_url", sru_url) if sru_url else ""
         self.modified_since = modified_since
         self.sru_pages = int(sru_pages)
+        self.priority: dict[str, int] = {}
         self.ids = [i.strip() for i in ids.split(",") if i.strip()]
         for identifier in self.ids:
             if not (_AH_TK.match(identifier) or _KV_TK.match(identifier)):
@@ -198,8 +211,13 @@ class KoopSpider(KamerwachtSpider):
             raise SpiderArgumentError(f"validators: not JSON ({exc})") from exc
 
     async def start(self) -> Any:
-        fresh = [i for i in self.ids if not any((self.validators.get(i) or [None, None])[:2])]
-        stored = [i for i in self.ids if i not in fresh]
+        # Publication order (oldest first) becomes request priority, so with one request per
+        # host at a time the bodies arrive, and are stored, in the order they were published:
+        # a nader antwoord is then compared with the answer it follows.
+        ordered = sorted(self.ids, key=publication_order)
+        self.priority = {identifier: len(ordered) - i for i, identifier in enumerate(ordered)}
+        fresh = [i for i in ordered if not any((self.validators.get(i) or [None, None])[:2])]
+        stored = [i for i in ordered if i not in fresh]
         for identifier in fresh:
             yield self.publication_request(identifier)
         if stored and self.sru_url and self.modified_since:
@@ -253,10 +271,14 @@ class KoopSpider(KamerwachtSpider):
         return scrapy.Request(
             xml_url(identifier, self.repository_url, self.zoek_url),
             headers=headers,
+            priority=self.priority.get(identifier, 0),
             callback=self.parse_publication,
             errback=self.failed,
             cb_kwargs={"identifier": identifier},
             meta={"identifier": identifier},
+            # Every soft 404 redirects to the same error page: without this the duplicate filter
+            # would drop all but one of them, and those items would vanish from the crawl.
+            dont_filter=True,
         )
 
     def parse_publication(self, response: Response, identifier: str) -> Iterator[dict[str, Any]]:

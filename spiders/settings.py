@@ -8,6 +8,10 @@ NEWSPIDER_MODULE = "spiders"
 USER_AGENT = "Kamerwacht/0.1 (+https://github.com/kamerwacht; operator@example.org)"
 
 ROBOTSTXT_OBEY = True
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.robots.SafeRobotsTxtMiddleware": 100,
+}
 # Scrapy 2.19 starts a local HTTP server that runs code unless told not to.
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -217,7 +217,13 @@ class Seek:
 
 @dataclass
 class Progress:
-    """Entries done, rate and time left for a long sync, judged by how far `updated` has come."""
+    """Entries done, rate and time left for a long sync, judged by how far `updated` has come.
+
+    >>> progress = Progress(started=0.0, since="2021-08-01T00:00:00Z")
+    >>> progress.update(500, "2023-08-01T00:00:00Z")
+    >>> progress.line("Document", now=10.0).split(", about")[0]
+    'Document: 500 entries, 50/s, at 2023-08-01'
+    """
 
     started: float
     since: str = ""

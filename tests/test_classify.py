@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -79,3 +80,37 @@ def test_rules_table_is_ordered_and_explains_itself() -> None:
     assert len(kinds) == len(set(kinds))
     assert all(rule.description for rule in classify.RULES)
     assert kinds.index(ChangeKind.DENIAL_WEAKENED) < kinds.index(ChangeKind.NEGATION_FLIPPED)
+
+
+def as_pdf_text(text: str, marker: str = "3") -> str:
+    """The same answer as PDF text extraction gives it: wrapped and hyphenated lines, a glued
+    footnote marker, typographic quotes and spaces, a running head between lines."""
+    out = []
+    for paragraph in text.split("\n\n"):
+        words, lines, line = paragraph.replace("'", "’").split(" "), [], ""
+        for word in words:
+            if len(line) + len(word) > 38 and len(word) > 9 and word[:5].isalpha():
+                lines.append(f"{line} {word[:5]}-".strip())
+                line = word[5:]
+            elif len(line) + len(word) > 38:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        lines.append(line)
+        if len(lines) > 2:
+            lines.insert(2, "Pagina 2 van 3")
+        text = "\n".join(lines).replace(" € ", " €\u00a0")
+        out.append(re.sub(r"(?<=[a-z%])\.(?=\s|$)", f".{marker}", text, count=1))
+    return "\n\n".join(out)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_golden_case_survives_a_rendition_switch(case: dict[str, Any]) -> None:
+    old, new = answer_document(case["old"]), answer_document(as_pdf_text(case["new"]))
+    (question,) = diff.compare(old, new).questions
+    substantive = sorted(k for k in question.kinds if k is not ChangeKind.EDITORIAL)
+    expected = sorted(ChangeKind(k) for k in case["kinds"] if k != "editorial")
+    assert substantive == expected, question.reasons
+    (same,) = diff.compare(old, answer_document(as_pdf_text(case["old"], marker="1"))).questions
+    assert same.severity is Severity.NONE, same.reasons

@@ -184,7 +184,7 @@ def test_stale_source_raises_one_operator_alert_each_way(
         assert fetch(healthz)[0] == 200
         upstream.state.fault(Fault(prefix="/SyncFeed", count=1_000_000, status=503))
         daemon.wait_for(
-            lambda: "Kamerwacht trouble: source syncfeed" in daemon.stdout, 10 * interval,
+            lambda: "Kamerwacht trouble: source syncfeed" in daemon.stdout, 20 * interval,
             "the onset alert",
         )  # fmt: skip
         code, _, body = fetch(healthz)

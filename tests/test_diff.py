@@ -116,3 +116,55 @@ def test_standalone_html_escapes_every_piece_of_upstream_text() -> None:
     assert "&lt;b&gt;old&lt;/b&gt;.xml" in page
     assert "default-src 'none'" in page
     assert "denial_weakened" in page
+
+
+def test_a_sentence_moved_and_edited_is_one_replacement_at_its_new_place() -> None:
+    old = segment.parse_text(
+        "Antwoord 1\nDe inspectie heeft het rapport ontvangen. Er zijn 12 meldingen gedaan"
+        " bij het meldpunt van de gemeente. Het onderzoek loopt nog.",
+        Rendition.TEXT,
+    )
+    new = segment.parse_text(
+        "Antwoord 1\nEr zijn 14 meldingen gedaan bij het meldpunt van de gemeente. De inspectie"
+        " heeft het rapport ontvangen. Het onderzoek loopt nog.",
+        Rendition.TEXT,
+    )
+    (question,) = diff.compare(old, new).questions
+    assert [(s.op, s.kinds) for s in question.sentences] == [
+        ("replace", (ChangeKind.NUMBER_CHANGED,))
+    ]
+    assert "“12” → “14”" in question.reasons[0]
+
+
+def test_answers_combined_in_one_rendition_and_split_in_another_are_unchanged() -> None:
+    combined = segment.parse_text(
+        "Antwoord 5 en 6\nHet gebruik van Clearview AI is niet toegestaan.", Rendition.TEXT
+    )
+    split = segment.parse_text(
+        "Antwoord 5\nHet gebruik van Clearview AI is niet toegestaan.\n\n"
+        "Antwoord 6\nZie het antwoord op vraag 5.",
+        Rendition.TEXT,
+    )
+    for old, new in ((combined, split), (split, combined)):
+        result = diff.compare(old, new)
+        assert {q.number: q.status for q in result.questions} == {
+            "5": "unchanged",
+            "6": "unchanged",
+        }
+    changed = segment.parse_text(
+        "Antwoord 5\nHet gebruik van Clearview AI is toegestaan.\n\n"
+        "Antwoord 6\nZie het antwoord op vraag 5.",
+        Rendition.TEXT,
+    )
+    result = diff.compare(combined, changed)
+    assert [(q.number, q.kinds) for q in result.substantive] == [
+        ("5", (ChangeKind.NEGATION_FLIPPED,))
+    ]
+
+
+def test_an_unrelated_sentence_replacing_another_is_not_read_as_its_rewrite() -> None:
+    old = segment.parse_text("Antwoord 1\nJa. De aanvraag is ontvangen.", Rendition.TEXT)
+    new = segment.parse_text("Antwoord 1\nJa. Er is geen besluit genomen.", Rendition.TEXT)
+    (question,) = diff.compare(old, new).questions
+    assert [s.op for s in question.sentences] == ["delete", "insert"]
+    assert ChangeKind.NEGATION_FLIPPED not in question.kinds

@@ -21,21 +21,22 @@ def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
 
 
-def test_source_is_stale_only_after_three_intervals_without_success() -> None:
+def test_source_is_stale_only_after_three_intervals_and_the_grace_without_success() -> None:
     summary = JobSummary("syncfeed", first_started_at=at(0), last_success_at=at(10),
                          last_status="error", last_error="syncfeed: no feed page could be read")  # fmt: skip
-    assert not health.assess_source(summary, 60, at(10 + 179)).stale
-    late = health.assess_source(summary, 60, at(10 + 181))
+    limit = 3 * 60 + health.STALE_GRACE_SECONDS
+    assert not health.assess_source(summary, 60, at(10 + limit - 1)).stale
+    late = health.assess_source(summary, 60, at(10 + limit + 1))
     assert late.stale
-    assert "no successful poll for 3 min" in late.reason
+    assert "no successful poll for 4 min (limit 3 × 60 s + 30 s)" in late.reason
     assert "no feed page could be read" in late.reason
-    assert late.lag_seconds == 181
+    assert late.lag_seconds == limit + 1
 
 
 def test_fresh_daemon_is_not_stale_before_it_could_have_polled() -> None:
     never = JobSummary("koop")
     assert not health.assess_source(never, 60, at(100), since=at(0)).stale
-    assert health.assess_source(never, 60, at(181), since=at(0)).stale
+    assert health.assess_source(never, 60, at(181 + health.STALE_GRACE_SECONDS), since=at(0)).stale
     assert health.assess_source(never, 60, at(5)).reason == "never polled"
 
 
@@ -78,7 +79,8 @@ def test_operator_message_escapes_the_reason() -> None:
 def test_job_runs_feed_the_report(store: Store, config: Config) -> None:
     failed = store.start_run("syncfeed")
     store.finish_run(failed, "error", {}, "syncfeed: no feed page could be read")
-    report = status.current(store, config, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=10))
+    later = dt.timedelta(seconds=10 + health.STALE_GRACE_SECONDS)
+    report = status.current(store, config, dt.datetime.now(dt.UTC) + later)
     (syncfeed, koop) = report.sources
     assert syncfeed.stale
     assert syncfeed.failures_since_success == 1
@@ -127,9 +129,10 @@ def test_overdue_question_sets_are_flagged_once_per_deadline(store: Store) -> No
                         deadline_on=dt.date(2026, 12, 1)),
         ])  # fmt: skip
     assert store.overdue_counts(today) == {"overdue": 2, "due_within_7_days": 1}
-    first = store.flag_overdue(today, silent_before=dt.date(2026, 10, 27))
+    store.quiet_before = dt.date(2026, 10, 27)  # what the daemon sets from alerts.max_age_days
+    first = store.record_overdue(today)
     assert len(first) == 2
-    assert store.flag_overdue(today, silent_before=dt.date(2026, 10, 27)) == []
+    assert store.record_overdue(today) == []
     changes = {c.question_set: c for c in store.change_records()}
     assert changes["2026Z00001"].event.value == "overdue"
     assert not changes["2026Z00001"].silent

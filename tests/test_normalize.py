@@ -57,7 +57,7 @@ def test_a_paragraph_cut_by_a_page_break_is_joined_and_footnote_texts_dropped() 
         "Nieuwe alinea.",
     ]
     assert answer_paragraphs(paragraphs) == (
-        "De Wet goed verhuurderschap is op 1 juli 2023 in werking getreden.1 Gemeenten kunnen "
+        "De Wet goed verhuurderschap is op 1 juli 2023 in werking getreden. Gemeenten kunnen "
         "sindsdien een vergunning eisen.",
         "Nieuwe alinea.",
     )
@@ -89,3 +89,10 @@ def test_list_bullets_are_dropped(bullet: str) -> None:
 )  # fmt: skip
 def test_dutch_sentences_survive_abbreviations_and_numbers(text: str, expected: list[str]) -> None:
     assert sentences.split(text) == expected
+
+
+@pytest.mark.parametrize("typeset", ["270\u202f000", "270\u00a0000", "270.000", "270000"])
+def test_typeset_thousands_are_one_number(typeset: str) -> None:
+    assert comparison_key(f"Het gaat om € {typeset} per jaar.") == comparison_key(
+        "Het gaat om 270.000 euro per jaar."
+    )

@@ -137,8 +137,9 @@ async def test_feed_pages_resume_after_a_crash_mid_page_without_loss_or_double_c
     documents = [r for r in records if isinstance(r, FeedEntity) and r.category == "Document"]
     assert len(documents) == 8
     # The daemon died while writing: the file stops two entries into the second page.
-    cut = [i for i, r in enumerate(records) if isinstance(r, FeedPage) and r.category == "Document"]
-    partial = records[: cut[0] + 3]
+    feed = [r for r in records if isinstance(r, FeedEntity | FeedPage) and r.category == "Document"]
+    cut = [i for i, r in enumerate(feed) if isinstance(r, FeedPage)]
+    partial = feed[: cut[0] + 3]
     crashed = result.path.with_name("crashed.jsonl")
     crashed.write_text("".join(dumps(r) + "\n" for r in partial), encoding="utf-8")
     ingested = jobs.ingest_file(store, crashed)
@@ -174,7 +175,8 @@ async def test_a_5xx_burst_is_retried_and_the_crawl_recovers(
     assert ingested is not None
     assert ingested.entities == 1
     assert not ingested.problems
-    assert sum(1 for r in replay.state.requests if r.startswith("/SyncFeed/2.0/Feed")) > 4
+    feed = [r for r in replay.state.requests if r.startswith("/SyncFeed/2.0/Feed")]
+    assert feed.count(feed[0]) == 2, "the page answered with 503 was not asked again"
 
 
 async def test_truncated_feed_page_is_a_clear_error_and_the_cursor_stays(
@@ -216,17 +218,14 @@ async def test_unpublished_koop_item_and_missing_page_are_not_yet_published(
 ) -> None:
     config = with_tweedekamer(tmp_path, replay)
     store = Store(migrated, jobs.make_planner(config, telegram=False))  # type: ignore[arg-type]
-    stage = load_timeline()[2]
-    replay.state.apply(load_timeline()[0])
-    replay.state.apply(
-        type(stage)(stage.name, stage.say, stage.entities, publications={}, resources={})
-    )
+    for stage in load_timeline()[:3]:  # the feed knows the documents; nothing is published
+        replay.state.apply(dataclasses.replace(stage, publications={}, resources={}))
     await crawl_and_ingest(config, store, "syncfeed")
     replay.state.pages.clear()
     koop = await crawl_and_ingest(config, store, "koop")
     page = await crawl_and_ingest(config, store, "tweedekamer")
     assert koop is not None
-    assert koop.not_found == 1
+    assert koop.not_found == 3  # kv-tk, delay notice and answer: each reported
     assert not koop.problems
     assert page is not None
     assert page.not_found >= 1
@@ -237,9 +236,9 @@ async def test_unpublished_koop_item_and_missing_page_are_not_yet_published(
 
 
 def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests(
-    tmp_path: Path, engine: Engine
+    tmp_path: Path, migrated: Engine
 ) -> None:
-    # `engine` gives an empty database (on PostgreSQL the schema is dropped): no earlier cursors.
+    # A freshly migrated database (on PostgreSQL the schema is dropped first): no earlier cursors.
     state = ReplayState(page_size=50)
     for n in range(4000):  # 2019-01-01 .. about 2023-05: one entry every ten hours
         day = 17897 + n * 10 / 24
@@ -253,8 +252,6 @@ def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests
             "poll_interval = 1.0", 'poll_interval = 1.0\ncategories = ["Document"]\nmax_pages = 1'
         )
         path.write_text(text_, encoding="utf-8")
-        subprocess.run([sys.executable, "-m", "monitor", "--config", str(path), "migrate"],
-                       check=True, capture_output=True, timeout=120)  # fmt: skip
         run = subprocess.run(
             [sys.executable, "-m", "monitor", "--config", str(path), "crawl", "syncfeed",
              "--since", "2021-08-01"],
@@ -262,6 +259,11 @@ def test_since_reaches_the_start_date_cursor_in_a_logarithmic_number_of_requests
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
         line = next(x for x in run.stdout.splitlines() if x.startswith("Document: 2021-08-01"))
+        print(line)  # the figure the issue asks for: shown with `pytest -s`
+        progress = [x for x in run.stderr.splitlines() if "progress Document:" in x]
+        assert progress, "no progress line was logged (stderr is not a terminal here)"
+        assert "entries" in progress[-1]
+        assert "/s" in progress[-1]
         requests = int(line.rsplit("(", 1)[1].split()[0])
         assert requests <= 20, line  # 4000 entries: walking would take 80 pages
         crawl_file = Path(run.stdout.splitlines()[-1].split("\t")[0])
@@ -345,3 +347,45 @@ def test_sru_diagnostic_and_metadata_are_read() -> None:
     assert following is None
     with pytest.raises(SruError, match="Unsupported query"):
         parse_sru(render_sru("http://x", {}, {"operation": "searchRetrieve", "query": "x"}))
+
+
+async def test_robots_txt_is_obeyed_and_other_hosts_are_refused(
+    tmp_path: Path, migrated: object, replay: ReplayServer
+) -> None:
+    from spiders.base import SpiderArgumentError
+    from spiders.files import FilesSpider
+
+    config = with_tweedekamer(tmp_path, replay)
+    store = Store(migrated, jobs.make_planner(config, telegram=False))  # type: ignore[arg-type]
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    await crawl_and_ingest(config, store, "syncfeed")
+    replay.state.robots = b"User-agent: *\nDisallow: /kamerstukken/\n"
+    start = len(replay.state.requests)
+    ingested = await crawl_and_ingest(config, store, "tweedekamer")
+    assert ingested is not None
+    assert ingested.versions == 0, (ingested.problems, replay.state.requests[start:])
+    assert not [r for r in replay.state.requests[start:] if r.startswith("/kamerstukken/")]
+    documents = json.dumps({"2021D35707": {"url": "https://example.com/file.pdf"}})
+    with pytest.raises(SpiderArgumentError, match="not in allowed_hosts"):
+        FilesSpider(documents=documents, allowed_hosts="127.0.0.1")
+
+
+async def test_listing_walk_discovers_detail_pages(
+    tmp_path: Path, migrated: object, replay: ReplayServer
+) -> None:
+    extra = (
+        f'[sources.tweedekamer]\nenabled = true\nbase_url = "{replay.url}"\n'
+        "recheck_days = 1\nlisting_pages = 1\n"
+    )
+    config = config_module.load(write_config(tmp_path, replay, extra), environ={})
+    store = Store(migrated, jobs.make_planner(config, telegram=False))  # type: ignore[arg-type]
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    await crawl_and_ingest(config, store, "syncfeed")
+    assert store.tk_pages_to_fetch(1) == {}  # the 2021 documents are too old to recheck
+    ingested = await crawl_and_ingest(config, store, "tweedekamer")
+    assert ingested is not None
+    assert ingested.versions == 1
+    listing = [r for r in replay.state.requests if r.startswith("/kamerstukken/kamervragen?")]
+    assert len(listing) == 1
