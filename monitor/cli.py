@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from monitor import config as config_module
 from monitor import diff, jobs, lifecycle, render, schema, segment, topics
 from monitor.config import Config, ConfigError
@@ -78,14 +80,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(config: Config) -> int:
-    engine = schema.make_engine(config.database_url)
+    engine = _engine(config)
     schema.upgrade(engine)
     print(f"database at revision {schema.current_revision(engine)}")
     return 0
 
 
-def _store(config: Config) -> Store:
+_ENGINES: list[Engine] = []
+"""Engines made by this invocation; `main` disposes them, so no pooled connection outlives it."""
+
+
+def _engine(config: Config) -> Engine:
     engine = schema.make_engine(config.database_url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def _store(config: Config) -> Store:
+    engine = _engine(config)
     schema.require_head(engine)
     return Store(engine, jobs.make_planner(config, telegram=False))
 
@@ -243,7 +255,7 @@ def cmd_serve(config: Config, host: str | None, port: int | None) -> int:
 
     from monitor.web import create_app
 
-    engine = schema.make_engine(config.database_url)
+    engine = _engine(config)
     schema.require_head(engine)
     app = create_app(Store(engine), config)
     uvicorn.run(app, host=host or config.web.host, port=port or config.web.port, log_level="info")
@@ -274,7 +286,7 @@ def _today(given: str | None) -> dt.date:
 
 
 def cmd_question(config: Config, args: argparse.Namespace) -> int:
-    engine = schema.make_engine(config.database_url)
+    engine = _engine(config)
     schema.require_head(engine)
     timeline = Store(engine).question_timeline(args.number.upper())
     if timeline is None:
@@ -447,6 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except schema.SchemaError as exc:
         print(f"kamerwacht: {exc}", file=sys.stderr)
         return 1
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
     raise AssertionError(args.command)  # pragma: no cover
 
 
