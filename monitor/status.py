@@ -18,6 +18,11 @@ def source_intervals(config: Config) -> dict[str, float]:
     out: dict[str, float] = {}
     if sources.syncfeed.enabled:
         out["syncfeed"] = sources.syncfeed.poll_interval
+    # Files and tweedekamer.nl pages are fetched by the text job, on KOOP's schedule.
+    if sources.files.enabled:
+        out["files"] = sources.koop.poll_interval
+    if sources.tweedekamer.enabled:
+        out["tweedekamer"] = sources.koop.poll_interval
     if sources.koop.enabled:
         out["koop"] = sources.koop.poll_interval
     return out

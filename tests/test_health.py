@@ -81,7 +81,9 @@ def test_job_runs_feed_the_report(store: Store, config: Config) -> None:
     store.finish_run(failed, "error", {}, "syncfeed: no feed page could be read")
     later = dt.timedelta(seconds=10 + health.STALE_GRACE_SECONDS)
     report = status.current(store, config, dt.datetime.now(dt.UTC) + later)
-    (syncfeed, koop) = report.sources
+    by_name = {source.name: source for source in report.sources}
+    assert set(by_name) == {"syncfeed", "files", "koop"}  # tweedekamer.nl is off by default
+    syncfeed, koop = by_name["syncfeed"], by_name["koop"]
     assert syncfeed.stale
     assert syncfeed.failures_since_success == 1
     assert koop.reason == "never polled"
@@ -107,7 +109,7 @@ def test_incident_queues_one_alert_each_way(store: Store) -> None:
 
 
 def test_a_started_daemon_is_not_stale_before_its_first_poll(store: Store, config: Config) -> None:
-    assert status.current(store, config).sources[1].reason == "never polled"
+    assert status.current(store, config).sources[-1].reason == "never polled"
     store.start_run(status.DAEMON_JOB)  # what `kamerwacht run` records when it starts
     report = status.current(store, config)
     assert report.ok, report.problems()
@@ -158,10 +160,13 @@ def test_status_command_prints_json_and_exits_1_when_unhealthy(
 
     code, data = run()
     assert code == 1
-    assert data["problems"] == {"source:syncfeed": "never polled", "source:koop": "never polled"}
+    assert data["problems"] == {
+        "source:syncfeed": "never polled", "source:files": "never polled",
+        "source:koop": "never polled",
+    }  # fmt: skip
     assert set(data) >= {"sources", "outbox", "cursors", "questions", "incidents"}
     store.start_run(status.DAEMON_JOB)
-    for job in ("syncfeed", "koop"):
+    for job in ("syncfeed", "files", "koop"):
         store.finish_run(store.start_run(job), "ok", {})
     code, data = run()
     assert code == 0
