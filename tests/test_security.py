@@ -142,37 +142,56 @@ def trap() -> Iterator[Trap]:
     server.close()
 
 
-async def test_links_in_upstream_documents_never_reach_another_host(
+async def crawl_through(
+    tmp_path: Path, migrated: Any, replay: ReplayServer, hostile: Rewriter, sources: tuple[str, ...]
+) -> list[str]:
+    path = write_config(tmp_path, replay)
+    feed = replay.url + "/SyncFeed"
+    path.write_text(path.read_text().replace(feed, hostile.url + "/SyncFeed"))
+    config = config_module.load(path, environ={})
+    store = Store(migrated, jobs.make_planner(config, telegram=False))
+    problems: list[str] = []
+    try:
+        for source in sources:
+            result = await jobs.crawl(config, source, store)
+            if result is not None:
+                problems += jobs.ingest_file(store, result.path).problems
+                jobs.process(store)
+    finally:
+        hostile.close()
+    return problems
+
+
+async def test_a_feed_next_link_to_another_host_is_not_followed(
     tmp_path: Path, migrated: Any, replay: ReplayServer, trap: Trap
 ) -> None:
     for stage in load_timeline()[:3]:
         replay.state.apply(stage)
-    # Every feed `next` link and every file enclosure points at the trap on another host.
+    link = 'rel="next" href="{}'
     hostile = Rewriter(
-        replay.url,
-        [(f'rel="next" href="{replay.url}'.encode(), f'rel="next" href="{trap.url}'.encode()),
-         (f'rel="enclosure" href="{replay.url}'.encode(),
-          f'rel="enclosure" href="{trap.url}'.encode())],
-    )  # fmt: skip
-    try:
-        path = write_config(tmp_path, replay)
-        path.write_text(
-            path.read_text().replace(replay.url + "/SyncFeed", hostile.url + "/SyncFeed")
-        )
-        config = config_module.load(path, environ={})
-        store = Store(migrated, jobs.make_planner(config, telegram=False))
-        problems: list[str] = []
-        for source in ("syncfeed", "files"):
-            result = await jobs.crawl(config, source, store)
-            if result is not None:
-                problems += jobs.ingest_file(store, result.path).problems
-    finally:
-        hostile.close()
+        replay.url, [(link.format(replay.url).encode(), link.format(trap.url).encode())]
+    )
+    problems = await crawl_through(tmp_path, migrated, replay, hostile, ("syncfeed",))
     assert trap.hits == []
-    assert any("leaves allowed hosts" in p for p in problems), problems
-    record("access", "SSRF: feed `next` links and file enclosures pointing at another host", 2,
-           "no request reached the other host; a recorded problem names the link",
-           problems=len(problems))  # fmt: skip
+    assert any("next link leaves allowed hosts" in p for p in problems), problems
+    record("access", "SSRF: SyncFeed `next` links pointing at another host", len(problems),
+           "no request reached the other host; each link is a recorded problem")  # fmt: skip
+
+
+async def test_a_file_enclosure_on_another_host_is_a_recorded_problem_not_a_failed_crawl(
+    tmp_path: Path, migrated: Any, replay: ReplayServer, trap: Trap
+) -> None:
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    link = 'rel="enclosure" href="{}'
+    hostile = Rewriter(
+        replay.url, [(link.format(replay.url).encode(), link.format(trap.url).encode())]
+    )
+    problems = await crawl_through(tmp_path, migrated, replay, hostile, ("syncfeed", "files"))
+    assert trap.hits == []
+    assert any("not in allowed_hosts" in p for p in problems), problems
+    record("access", "SSRF: SyncFeed file enclosures pointing at another host", 1,
+           "no request reached the other host; the refusal is a recorded problem")  # fmt: skip
 
 
 HOSTILE_ARGUMENTS = [
