@@ -31,8 +31,8 @@ from tests.test_delivery_crash import TITLES, count, start_daemon, wait_until
 from tests.test_sources import poll_all
 
 TOPIC_CHAT, FOLLOW_CHAT = 2001, 2002
-KILLS = int(os.environ.get("KAMERWACHT_CRASH_KILLS", "6"))
-KILLS_PER_RUN = 6
+KILLS = int(os.environ.get("KAMERWACHT_CRASH_KILLS", "5"))
+KILLS_PER_RUN = 5
 UNRELATED = EntitySpec("Zaak", "00000000-0000-4000-8000-000000000001",
                        {"nummer": "2021Z00001", "soort": "Motie"})  # fmt: skip
 
@@ -79,11 +79,43 @@ def reference_shape(tmp_path: Path) -> dict[str, Any]:
     return shape
 
 
-def phase_at_kill(store: Store, fake: FakeBotAPI) -> str:
+def last_run(store: Store) -> int:
+    with store.session() as session:
+        return int(session.scalar(select(func.max(JobRun.id))) or 0)
+
+
+def text_crawl_started(store: Store, after: int) -> bool:
+    with store.session() as session:
+        return bool(
+            session.scalar(
+                select(func.count())
+                .select_from(JobRun)
+                .where(JobRun.id > after, JobRun.job.in_(("files", "koop")))
+            )
+        )
+
+
+def aim(store: Store, fake: FakeBotAPI, after: int, rng: random.Random) -> None:
+    """Wait for a randomly chosen moment: any time, a text crawl, or a send in progress."""
+    target = rng.choice(("any", "text crawl", "delivery"))
+    sent = len(fake.sent)
+    deadline = time.monotonic() + 8
+    while target != "any" and time.monotonic() < deadline:
+        if target == "text crawl" and text_crawl_started(store, after):
+            break
+        if target == "delivery" and len(fake.sent) > sent:
+            break
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.2, 3.5) if target == "any" else rng.uniform(0.0, 0.5))
+
+
+def phase_at_kill(store: Store, fake: FakeBotAPI, after: int) -> str:
     """What the daemon was doing when it died: an unfinished job run, else delivery or idle."""
     with store.session() as session:
         running = session.scalars(
-            select(JobRun.job).where(JobRun.status == "running").order_by(JobRun.id.desc())
+            select(JobRun.job)
+            .where(JobRun.status == "running", JobRun.id > after)
+            .order_by(JobRun.id.desc())
         ).first()
     if running:
         return f"crawl/ingest/process: {running}"
@@ -126,14 +158,15 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
             raise
         stages = load_timeline()
         window: set[tuple[Any, ...]] = set()
+        started_after = 0
         for n in range(kills):
             if stages and rng.random() < 0.7:
                 replay.state.apply(stages.pop(0))
-            time.sleep(rng.uniform(0.2, 3.5))
+            aim(store, fake, started_after, rng)
             daemon.send_signal(signal.SIGKILL)  # no clean-up of any kind
             daemon.wait(10)
             assert daemon.returncode == -signal.SIGKILL, f"kill {n}: the daemon had already ended"
-            phases[phase_at_kill(store, fake)] += 1
+            phases[phase_at_kill(store, fake, started_after)] += 1
             problems = store.verify()["problems"]
             assert problems == [], f"kill {n}: {problems}"
             assert duplicate_versions(store) == 0, f"kill {n}: a version was stored twice"
@@ -146,6 +179,7 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
                 ).all()
             accepted = {(s.chat_id, s.text) for s in fake.sent}
             window |= {tuple(row) for row in pending if tuple(row) in accepted}
+            started_after = last_run(store)
             daemon = start_daemon(path, log)
         for stage in stages:
             replay.state.apply(stage)
