@@ -157,6 +157,41 @@ def render(rows: list[dict[str, Any]], results: dict[str, str]) -> str:
             "message again after restart; every other kill point delivers exactly once. The "
             "test asserts that every duplicate is explained by a kill in that window.",
         ]
+    lines += [
+        "",
+        "## How to reproduce",
+        "",
+        "- `scripts/reliability-report` runs the bounded suites (as `.ci/run` does) and rewrites "
+        "this file; `scripts/reliability-report --long` runs at least 50 SIGKILLs "
+        "(`KAMERWACHT_CRASH_KILLS=N` to change, `KAMERWACHT_CRASH_SEED` to replay a seed).",
+        "- `KAMERWACHT_RELIABILITY_EXTRA=bench/reliability_long_crash.jsonl` adds the rows of "
+        "the last long crash run (kept in the repository) to a bounded run's table.",
+        "",
+        "## Faults these tests found (fixed)",
+        "",
+        "- A KOOP publication cut short or garbled in transit was stored as its version; the "
+        "KOOP source then never fetched it again, so the real answer — and its correction "
+        "alert — were lost. A body that is not well-formed XML is now a fetch error, retried "
+        "on the next poll (`spiders/koop.py`).",
+        "- One SyncFeed enclosure on a host outside the allow-list made the files spider refuse "
+        "its arguments, so no file of any document was fetched, on every poll. That link is "
+        "now a recorded problem and the other files are fetched (`spiders/files.py`).",
+    ]
+    lines += [
+        "",
+        "## Open finding (not fixed)",
+        "",
+        "Kills aimed at the start of a KOOP or files crawl and at a send in progress "
+        "(`KAMERWACHT_CRASH_AIM=1 KAMERWACHT_CRASH_SEED=7 python -m pytest "
+        "tests/test_crash_safety.py`) timed out in both tries. In the diagnosed one (seed 7) "
+        "the correction (`corrected`) of the seed case was never recorded within 180 s after "
+        "the last restart, although every earlier alert arrived exactly once and "
+        "`Store.verify()` stayed clean; two of its five kills landed in a KOOP "
+        "crawl/ingest/process. The same run showed a "
+        "`Kamerwacht trouble` / `recovered` operator pair for syncfeed after almost every "
+        "restart. Both need a diagnosis in the owning modules (jobs/daemon), so aimed kills "
+        "stay out of the suite; the time-random kills above are green.",
+    ]
     failed = [t for t in results.values() if t == "FAILED"]
     if failed:
         lines += ["", f"**{len(failed)} test(s) FAILED in this run.**"]
