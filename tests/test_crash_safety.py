@@ -24,7 +24,7 @@ from monitor import jobs, schema
 from monitor.models import Change, JobRun, OutboxMessage, Version
 from monitor.replay import EntitySpec, ReplayServer, ReplayState, load_timeline
 from monitor.store import Store
-from tests.conftest import write_config
+from tests.conftest import reset_postgres, write_config
 from tests.fakes.telegram_api import TOKEN, FakeBotAPI
 from tests.reliability_log import record
 from tests.test_delivery_crash import TITLES, count, start_daemon, wait_until
@@ -66,6 +66,8 @@ def reference_shape(tmp_path: Path) -> dict[str, Any]:
     with ReplayServer(ReplayState(page_size=3)) as server:
         config = config_module.load(write_config(folder, server), environ={})
         engine = schema.make_engine(config.database_url)
+        if engine.dialect.name == "postgresql":  # one server for every run: start empty
+            reset_postgres(engine)
         schema.upgrade(engine)
         store = Store(engine, jobs.make_planner(config, telegram=False))
         server.state.add(UNRELATED)
@@ -147,6 +149,8 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         path = write_config(folder, replay, f'[telegram]\napi_base_url = "{fake.base_url}"\n')
         config = config_module.load(path, environ={})
         engine = schema.make_engine(config.database_url)
+        if engine.dialect.name == "postgresql":  # one server for every run: start empty
+            reset_postgres(engine)
         schema.upgrade(engine)
         store = Store(engine, jobs.make_planner(config, telegram=True))
         store.subscribe(TOPIC_CHAT, "topic", "gezichtsherkenning")
