@@ -176,6 +176,9 @@ def render(rows: list[dict[str, Any]], results: dict[str, str]) -> str:
         "- One SyncFeed enclosure on a host outside the allow-list made the files spider refuse "
         "its arguments, so no file of any document was fetched, on every poll. That link is "
         "now a recorded problem and the other files are fetched (`spiders/files.py`).",
+        "- On PostgreSQL a bot command whose argument held a NUL character failed in the "
+        "database and the chat got no reply. Command arguments now drop NUL "
+        "(`monitor/bot.py`); the hostile-argument test runs on both databases.",
     ]
     lines += [
         "",
