@@ -23,7 +23,7 @@ from monitor import config as config_module
 from monitor.replay import ReplayServer, load_timeline
 from monitor.store import Store
 from monitor.web import create_app
-from tests.conftest import LiveServer, write_config
+from tests.conftest import LiveServer, fetch, write_config
 from tests.fakes.telegram_api import FakeBotAPI, html_problem
 from tests.reliability_log import record
 from tests.test_bot import ADMIN, STRANGER, USER, ask, fake, running, tg_config  # noqa: F401
@@ -232,3 +232,39 @@ async def test_bot_commands_survive_oversized_malformed_and_injection_shaped_arg
     record("hostile input", "bot commands with oversized, malformed and injection-shaped "
            "arguments", replies, "a valid Telegram HTML reply every time; no table dropped; "
            "admin command refused to a non-admin chat")  # fmt: skip
+
+
+async def test_the_bot_token_reaches_no_log_table_or_web_page(
+    tg_config: Any, migrated: Any, replay: ReplayServer, fake: FakeBotAPI,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    import logging
+
+    from tests.fakes.telegram_api import TOKEN
+    from tests.test_delivery import run_timeline
+
+    caplog.set_level(logging.DEBUG)
+    store = Store(migrated, jobs.make_planner(tg_config, telegram=True))
+    store.subscribe(2001, "follow", "2021Z14612")
+    fake.faults.stall_times, fake.faults.stall_seconds = 1, 0.0  # one failed send, logged
+    instance = bot.KamerwachtBot(tg_config, store, TOKEN, request_timeout=1.0, poll_timeout=1)
+    await instance.start()
+    try:
+        await run_timeline(tg_config, store, replay, instance.notifier)
+        await jobs.deliver(store, {"telegram": instance.notifier}, tg_config)
+    finally:
+        await instance.stop()
+    assert len(fake.texts(2001)) == 5
+    pages = []
+    app = create_app(store, tg_config)
+    with LiveServer(app) as web:
+        for route in app.routes:
+            if isinstance(route, Route) and "GET" in (route.methods or ()):
+                path = re.sub(r"\{[^}]+:int\}", "1", route.path)
+                pages.append(fetch(web.url + re.sub(r"\{[^}]+\}", "2021Z14612", path))[2])
+    assert TOKEN not in caplog.text
+    assert TOKEN not in table_dump(store)
+    assert not [p for p in pages if TOKEN in p]
+    record("secrets", "bot token after a delivery run with a failed send", 1,
+           "absent from every log record, every table row and every web page",
+           log_records=len(caplog.records), web_pages=len(pages))  # fmt: skip
