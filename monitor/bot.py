@@ -292,6 +292,11 @@ def parse_query(text: str) -> str | None:
     return " ".join(words)
 
 
+def _arguments(args: Sequence[str] | None) -> str:
+    """A command's arguments as one string; NUL is dropped (PostgreSQL text cannot hold it)."""
+    return " ".join(args or []).replace("\x00", "")
+
+
 def _e(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -495,7 +500,7 @@ class KamerwachtBot:
         if not self.may_subscribe(chat):
             await self.reply(update, "Sorry, this Kamerwacht bot is private.")
             return
-        text = " ".join(context.args or [])
+        text = _arguments(context.args)
         if not text:
             await self.reply(
                 update, "Usage: /subscribe &lt;topic or keywords&gt;\n" + self._topics()
@@ -528,7 +533,7 @@ class KamerwachtBot:
 
     async def cmd_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = self._chat(update)
-        text = " ".join(context.args or []).strip()
+        text = _arguments(context.args).strip()
         if not text:
             await self.reply(update, "Usage: /unsubscribe &lt;topic, keywords or all&gt;")
             return
@@ -559,7 +564,7 @@ class KamerwachtBot:
         if not self.may_subscribe(chat):
             await self.reply(update, "Sorry, this Kamerwacht bot is private.")
             return
-        number = " ".join(context.args or []).strip()
+        number = _arguments(context.args).strip()
         if not _QUESTION_SET.fullmatch(number):
             await self.reply(update, "Usage: /follow &lt;zaaknummer&gt;, e.g. /follow 2021Z14612")
             return
@@ -577,7 +582,7 @@ class KamerwachtBot:
         return text
 
     async def cmd_unfollow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        number = " ".join(context.args or []).strip().upper()
+        number = _arguments(context.args).strip().upper()
         if not _QUESTION_SET.fullmatch(number):
             await self.reply(update, "Usage: /unfollow &lt;zaaknummer&gt;")
             return
@@ -586,7 +591,7 @@ class KamerwachtBot:
 
     async def cmd_mute(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = self._chat(update)
-        text = " ".join(context.args or []).strip()
+        text = _arguments(context.args).strip()
         if text.lower() == "off":
             await self._db(self.store.set_chat_mute, chat, None)
             await self.reply(update, "Alerts are on again; held alerts follow now.")
@@ -606,7 +611,7 @@ class KamerwachtBot:
 
     async def cmd_digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = self._chat(update)
-        choice = " ".join(context.args or []).strip().lower()
+        choice = _arguments(context.args).strip().lower()
         if choice not in ("on", "off"):
             await self.reply(update, "Usage: /digest on or /digest off")
             return

@@ -31,7 +31,7 @@ from pypdf.errors import PdfReadError
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from monitor.records import FetchedBody, Rendition
+from monitor.records import CrawlProblem, FetchedBody, Rendition
 from spiders.base import KamerwachtSpider, SpiderArgumentError
 
 PDF = "application/pdf"
@@ -139,11 +139,20 @@ class FilesSpider(KamerwachtSpider):
         if not isinstance(wanted, dict):
             raise SpiderArgumentError("documents: expected an object keyed by document number")
         self.documents: dict[str, dict[str, Any]] = {}
+        self.refused: list[CrawlProblem] = []
         for number, spec in wanted.items():
-            url = self.checked_url(f"documents.{number}.url", str(spec.get("url", "")))
+            raw = str(spec.get("url", ""))
+            try:
+                url = self.checked_url(f"documents.{number}.url", raw)
+            except SpiderArgumentError as exc:
+                # The URL came from a feed enclosure: one hostile link must not stop every file.
+                self.refused.append(CrawlProblem("files", raw, str(exc)))
+                continue
             self.documents[str(number)] = {**spec, "url": url}
 
     async def start(self) -> Any:
+        for problem in self.refused:
+            yield self.item(problem)
         for number, spec in sorted(self.documents.items()):
             yield scrapy.Request(
                 spec["url"],

@@ -301,6 +301,12 @@ class KoopSpider(KamerwachtSpider):
             text = response.body.decode("utf-8")
         except UnicodeDecodeError:
             return dataclasses.replace(base, status="error", error="body is not UTF-8")
+        try:
+            etree.fromstring(response.body, _PARSER)
+        except etree.XMLSyntaxError as exc:
+            # A cut or garbled body stored as a version would never be fetched again: the real
+            # publication would be lost. An error is retried on the next poll.
+            return dataclasses.replace(base, status="error", error=f"not well-formed XML: {exc}")
         return dataclasses.replace(
             base,
             status="ok",

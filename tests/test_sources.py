@@ -354,6 +354,7 @@ async def test_robots_txt_is_obeyed_and_other_hosts_are_refused(
 ) -> None:
     from spiders.base import SpiderArgumentError
     from spiders.files import FilesSpider
+    from spiders.syncfeed import SyncFeedSpider
 
     config = with_tweedekamer(tmp_path, replay)
     store = Store(migrated, jobs.make_planner(config, telegram=False))  # type: ignore[arg-type]
@@ -367,8 +368,11 @@ async def test_robots_txt_is_obeyed_and_other_hosts_are_refused(
     assert ingested.versions == 0, (ingested.problems, replay.state.requests[start:])
     assert not [r for r in replay.state.requests[start:] if r.startswith("/kamerstukken/")]
     documents = json.dumps({"2021D35707": {"url": "https://example.com/file.pdf"}})
+    spider = FilesSpider(documents=documents, allowed_hosts="127.0.0.1")
+    assert spider.documents == {}
+    assert ["not in allowed_hosts" in p.message for p in spider.refused] == [True]
     with pytest.raises(SpiderArgumentError, match="not in allowed_hosts"):
-        FilesSpider(documents=documents, allowed_hosts="127.0.0.1")
+        SyncFeedSpider(base_url="https://example.com/SyncFeed/2.0", allowed_hosts="127.0.0.1")
 
 
 async def test_listing_walk_discovers_detail_pages(
