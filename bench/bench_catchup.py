@@ -46,12 +46,17 @@ class TimedConsole(jobs.ConsoleNotifier):
             self.first = time.perf_counter()
 
 
-async def cycle(config: config_module.Config, store: Store, silent: bool) -> None:
+async def cycle(config: config_module.Config, store: Store, silent: bool) -> dict[str, float]:
+    """Feed then KOOP, as the daemon's cycle; seconds spent on each."""
+    spent = {}
     for source in ("syncfeed", "koop"):
+        started = time.perf_counter()
         result = await jobs.crawl_unless_idle(config, source, store)
         if result is not None:
             jobs.ingest_file(store, result.path)
             jobs.process(store, silent=silent)
+        spent[source] = time.perf_counter() - started
+    return spent
 
 
 async def one_run(base: int, week: int, folder: Path) -> dict[str, float]:
@@ -66,11 +71,13 @@ async def one_run(base: int, week: int, folder: Path) -> dict[str, float]:
         for stage in load_timeline():  # ...among them the seed case, start to correction
             server.state.apply(stage)
         console = TimedConsole()
+        requests = len(server.state.requests)
         started = time.perf_counter()
-        await cycle(config, store, silent=False)
+        spent = await cycle(config, store, silent=False)
         processed = time.perf_counter() - started
         await jobs.deliver(store, {"console": console})
         done = time.perf_counter() - started
+        requests = len(server.state.requests) - requests
         engine.dispose()
     assert console.first is not None, "no alert left the outbox"
     return {
@@ -78,13 +85,17 @@ async def one_run(base: int, week: int, folder: Path) -> dict[str, float]:
         "cycle_s": processed,
         "total_s": done,
         "alerts": console.sent,
+        "feed_s": spent["syncfeed"],
+        "koop_s": spent["koop"],
+        "requests": requests,
     }
 
 
 async def main(base: int, week: int, repeat: int) -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     print(f"catch-up: base {base} entries synced, then {week} new entries + the seed case at once")
-    header = ("runs", "first alert s", "feed+KOOP cycle s", "cycle+outbox s", "alerts sent")
+    header = ("runs", "first alert s", "feed s", "KOOP s", "cycle+outbox s", "requests",
+              "alerts sent")  # fmt: skip
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     runs = []
@@ -93,8 +104,8 @@ async def main(base: int, week: int, repeat: int) -> None:
             runs.append(await one_run(base, week, Path(folder)))
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(
-        f"{repeat} | {med['first_alert_s']:.1f} | {med['cycle_s']:.1f} | {med['total_s']:.1f} | "
-        f"{med['alerts']:.0f}",
+        f"{repeat} | {med['first_alert_s']:.1f} | {med['feed_s']:.1f} | {med['koop_s']:.1f} | "
+        f"{med['total_s']:.1f} | {med['requests']:.0f} | {med['alerts']:.0f}",
         flush=True,
     )
 
