@@ -250,7 +250,7 @@ class Daemon:
             self.store.has_cursor, "syncfeed"
         )
         # The crawl alone is cancellable: shutdown stops the child process, never a write.
-        crawl = asyncio.create_task(jobs.crawl(self.config, source, self.store))
+        crawl = asyncio.create_task(jobs.crawl_unless_idle(self.config, source, self.store))
         self._crawls.add(crawl)
         try:
             result = await crawl
