@@ -282,7 +282,10 @@ class Daemon:
     async def poll_syncfeed(self) -> None:
         counts = await self._run_job("syncfeed", lambda: self._crawl_and_store("syncfeed"))
         if counts and counts.get("entities"):
-            await self.poll_texts()  # new answers get their texts in the same cycle
+            # Lifecycle alerts (new questions, an answer published) go out before the slower
+            # text crawls; the texts then follow in the same cycle.
+            await self.deliver()
+            await self.poll_texts()
         else:
             await self._after_cycle()
 
