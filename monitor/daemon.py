@@ -257,7 +257,16 @@ class Daemon:
         finally:
             self._crawls.discard(crawl)
         if result is None:
-            return {"source": source, "skipped": True}
+            # Nothing new upstream; still finish what an interrupted run left (a crash between
+            # ingest and process), or it would wait for the next upstream change.
+            async with self._writer:
+                processed = await asyncio.to_thread(jobs.process, self.store, silent)
+            return {
+                "source": source,
+                "skipped": True,
+                "corrections": processed.corrections,
+                "lifecycle": processed.lifecycle,
+            }
         async with self._writer:
             ingested = await asyncio.to_thread(jobs.ingest_file, self.store, result.path)
             processed = await asyncio.to_thread(jobs.process, self.store, silent)

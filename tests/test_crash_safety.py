@@ -8,6 +8,7 @@ every duplicate must be explained by a kill that landed in exactly that window."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
@@ -145,10 +146,15 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
     """One timeline with `kills` SIGKILLs at random moments; returns what was observed."""
     folder.mkdir()
     phases: Counter[str] = Counter()
-    with ReplayServer(ReplayState(page_size=3)) as replay, FakeBotAPI() as fake:
+    with (
+        ReplayServer(ReplayState(page_size=3)) as replay,
+        FakeBotAPI() as fake,
+        contextlib.ExitStack() as cleanup,
+    ):
         path = write_config(folder, replay, f'[telegram]\napi_base_url = "{fake.base_url}"\n')
         config = config_module.load(path, environ={})
         engine = schema.make_engine(config.database_url)
+        cleanup.callback(engine.dispose)  # also when an assertion fails: no leaked connection
         if engine.dialect.name == "postgresql":  # one server for every run: start empty
             reset_postgres(engine)
         schema.upgrade(engine)
@@ -223,7 +229,6 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         unsent = count(store, OutboxMessage, OutboxMessage.status != "sent")
         problems = store.verify()["problems"]
         logged = log.read_text(encoding="utf-8")
-        engine.dispose()
     return {
         "phases": phases,
         "shape": shape,
