@@ -62,6 +62,8 @@ class KoopConfig:
     poll_interval: float = 300.0
     recheck_days: int = 30
     sru_window_days: int = 2
+    missing_max_interval_hours: float = 48.0
+    missing_recheck_limit: int = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,10 +304,16 @@ def _validate(config: Config) -> None:
         "alerts.outbox_interval": config.alerts.outbox_interval,
         "crawl.timeout": config.crawl.timeout,
         "crawl.crawl_timeout": config.crawl.crawl_timeout,
+        "sources.koop.missing_max_interval_hours": config.sources.koop.missing_max_interval_hours,
     }
     for key, number in positive.items():
         if number <= 0:
             raise ConfigError(f"{key}: must be greater than zero, got {number}")
+    if config.sources.koop.missing_recheck_limit < 0:
+        raise ConfigError(
+            "sources.koop.missing_recheck_limit: must not be negative, got "
+            f"{config.sources.koop.missing_recheck_limit}"
+        )
     if config.crawl.download_delay < 0:
         raise ConfigError(
             f"crawl.download_delay: must not be negative, got {config.crawl.download_delay}"

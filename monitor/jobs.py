@@ -112,14 +112,20 @@ def spider_arguments(
     if source == "koop":
         koop = config.sources.koop
         store.assign_question_koop_ids()
-        wanted = store.koop_ids_to_fetch(koop.recheck_days)
-        if not wanted:
-            return None
+        wanted = store.koop_ids_to_fetch(
+            koop.recheck_days,
+            first_interval=dt.timedelta(seconds=koop.poll_interval),
+            max_interval=dt.timedelta(hours=koop.missing_max_interval_hours),
+            limit=koop.missing_recheck_limit,
+        )
         window = koop.sru_window_days
+        if not wanted.ids and not (wanted.waiting and window > 0):
+            return None
         modified = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=window)
         return {
-            "ids": ",".join(sorted(wanted)),
-            "validators": json.dumps(wanted),
+            "ids": ",".join(sorted(wanted.ids)),
+            "waiting": ",".join(wanted.waiting) if window > 0 else "",
+            "validators": json.dumps(wanted.ids),
             "repository_url": koop.repository_url,
             "zoek_url": koop.zoek_url,
             "sru_url": koop.sru_url if window > 0 else "",

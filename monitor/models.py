@@ -278,3 +278,13 @@ class Incident(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KoopCheck(Base):
+    """A KOOP publication that answered "not found": how often and when it was last asked, so
+    long-missing publications are asked less and less often (never one announced anew)."""
+
+    __tablename__ = "koop_checks"
+    koop_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    misses: Mapped[int] = mapped_column(Integer, default=0)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

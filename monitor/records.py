@@ -193,6 +193,10 @@ _RECORD_TYPES: dict[
     "fetched_body": FetchedBody,
     "crawl_problem": CrawlProblem,
 }
+# Checked for every line of a crawl file: computed once, not per record.
+_FIELD_NAMES = {
+    cls: frozenset(f.name for f in dataclasses.fields(cls)) for cls in _RECORD_TYPES.values()
+}
 
 
 def to_dict(record: CrawlRecord) -> dict[str, Any]:
@@ -211,8 +215,7 @@ def from_dict(data: Mapping[str, Any]) -> CrawlRecord:
     cls = _RECORD_TYPES.get(str(kind))
     if cls is None:
         raise ParseError(f"unknown crawl record type {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+    unknown = set(data) - _FIELD_NAMES[cls]
     if unknown:
         raise ParseError(f"{kind}: unknown fields {sorted(unknown)}")
     try:

@@ -33,6 +33,7 @@ from monitor.models import (
     EntityEvent,
     Incident,
     JobRun,
+    KoopCheck,
     OutboxMessage,
     ParsedItem,
     QuestionSet,
@@ -111,6 +112,15 @@ class _EntityRow:
     refs: dict[str, Any]
     deleted: bool
     changed_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KoopWanted:
+    """What one KOOP crawl should ask: `ids` with their validators (none for a first request),
+    and `waiting` ids in back-off, fetched only when an SRU search lists them as modified."""
+
+    ids: dict[str, list[str | None]]
+    waiting: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +211,7 @@ class Store:
         # Categories are crawled concurrently, so their entries interleave in the file: each
         # page is collected per category and committed only with that category's cursor.
         pages: dict[str, list[FeedEntity]] = {}
+        koop: dict[str, str] = {}
         for record in records:
             if isinstance(record, FeedEntity):
                 pages.setdefault(record.category, []).append(record)
@@ -211,8 +222,11 @@ class Store:
                 result.pages += 1
             elif isinstance(record, FetchedBody):
                 self._save_body(record, result)
+                if record.source == "koop":
+                    koop[record.key] = record.status
             elif isinstance(record, CrawlProblem):
                 result.problems.append(f"{record.url}: {record.message}")
+        self._note_koop_outcomes(koop)
         left = sum(len(page) for page in pages.values())
         if left:
             result.problems.append(
@@ -469,6 +483,7 @@ class Store:
             external = f.get("externeidentifier", "")
             if external.startswith(("ah-tk-", "kv-tk-")):
                 document.koop_id = external
+                self._koop_announced(session, external)
             return True
         return True
 
@@ -511,6 +526,8 @@ class Store:
         document.koop_id = document.koop_id or lifecycle.koop_id(
             f.get("vergaderjaar", ""), f.get("aanhangselnummer", "")
         )
+        if existing is not None:
+            self._koop_announced(session, document.koop_id)
         session.flush()
         if existing is None:
             event = {
@@ -771,29 +788,119 @@ class Store:
                     created.append(change_id)
             return created
 
-    def koop_ids_to_fetch(self, recheck_days: int) -> dict[str, list[str | None]]:
-        """KOOP ids with their validators: never fetched yet, or recent enough to be rechecked."""
-        since = (utcnow() - dt.timedelta(days=recheck_days)).date()
+    def koop_ids_to_fetch(
+        self,
+        recheck_days: int,
+        first_interval: dt.timedelta = dt.timedelta(minutes=5),
+        max_interval: dt.timedelta = dt.timedelta(days=2),
+        limit: int = 100,
+    ) -> KoopWanted:
+        """What the KOOP crawl should ask, in three sets (one query each, not one per document):
+
+        - never asked: every id without a KOOP version and without a recorded miss, at once; a
+          publication the feed announces anew (new document, new DocumentVersie) is one of these;
+        - stored: ids with a KOOP version dated within `recheck_days`, with their validators;
+        - missing: ids that answered not-found before. Each is asked again on the next crawl (a
+          publication is often just a little late), then after `first_interval`, then twice as
+          long after every further miss, up to `max_interval`; at most `limit` of the due ones
+          per crawl (the longest waiting first). The others, when dated within `recheck_days`,
+          are `waiting`: fetched as soon as an SRU search lists them.
+        """
+        now = utcnow()
+        since = (now - dt.timedelta(days=recheck_days)).date()
         with self.session() as session:
-            documents = session.scalars(
-                select(Document).where(Document.koop_id.is_not(None), Document.deleted.is_(False))
-            ).all()
-            out: dict[str, list[str | None]] = {}
-            for document in documents:
-                latest = session.scalar(
-                    select(Version)
-                    .where(
-                        Version.document_id == document.id,
-                        Version.rendition == Rendition.KOOP_XML.value,
-                    )
-                    .order_by(Version.id.desc())
-                    .limit(1)
+            latest = (
+                select(Version.document_id, func.max(Version.id).label("version_id"))
+                .where(Version.rendition == Rendition.KOOP_XML.value)
+                .group_by(Version.document_id)
+                .subquery()
+            )
+            rows = session.execute(
+                select(
+                    Document.koop_id, Document.dated_on, latest.c.version_id, Version.etag,
+                    Version.last_modified,
                 )
-                if latest is None:
-                    out[str(document.koop_id)] = [None, None]
-                elif document.dated_on is None or document.dated_on >= since:
-                    out[str(document.koop_id)] = [latest.etag, latest.last_modified]
-            return out
+                .outerjoin(latest, latest.c.document_id == Document.id)
+                .outerjoin(Version, Version.id == latest.c.version_id)
+                .where(Document.koop_id.is_not(None), Document.deleted.is_(False))
+            ).all()  # fmt: skip
+            checks = {
+                koop_id: (misses, as_utc(checked_at))
+                for koop_id, misses, checked_at in session.execute(
+                    select(KoopCheck.koop_id, KoopCheck.misses, KoopCheck.checked_at)
+                )
+            }
+        stored: dict[str, tuple[int, list[str | None]]] = {}
+        recent: set[str] = set()
+        for koop_id, dated_on, version_id, etag, last_modified in rows:
+            if dated_on is None or dated_on >= since:
+                recent.add(koop_id)
+            if version_id is not None and version_id > stored.get(koop_id, (0, []))[0]:
+                stored[koop_id] = (version_id, [etag, last_modified])
+        out: dict[str, list[str | None]] = {}
+        due: list[tuple[dt.datetime, str]] = []
+        waiting: list[str] = []
+        for koop_id in sorted({row[0] for row in rows}):
+            if koop_id in stored:
+                if koop_id in recent:
+                    out[koop_id] = stored[koop_id][1]
+                continue
+            check = checks.get(koop_id)
+            if check is None:
+                out[koop_id] = [None, None]
+                continue
+            misses, checked_at = check
+            wait = min(max_interval, first_interval * 2 ** min(max(misses - 2, 0), 30))
+            if misses <= 1 or now - checked_at >= wait * 0.9:  # polls drift: a little slack
+                due.append((checked_at, koop_id))
+            elif koop_id in recent:
+                waiting.append(koop_id)
+        due.sort()
+        for _, koop_id in due[:limit]:
+            out[koop_id] = [None, None]
+        waiting += [k for _, k in due[limit:] if k in recent]
+        return KoopWanted(out, tuple(sorted(waiting)))
+
+    def _note_koop_outcomes(self, outcomes: dict[str, str]) -> None:
+        """Count a not-found answer as a miss; a body or a 304 ends the back-off."""
+        missed = [k for k, status in outcomes.items() if status == "not_found"]
+        found = [k for k, status in outcomes.items() if status in ("ok", "not_modified")]
+        if not missed and not found:
+            return
+        now = utcnow()
+        with self.session() as session:
+            if found:
+                session.execute(delete(KoopCheck).where(KoopCheck.koop_id.in_(found)))
+            if missed:
+                known = dict(
+                    session.execute(
+                        select(KoopCheck.koop_id, KoopCheck.misses).where(
+                            KoopCheck.koop_id.in_(missed)
+                        )
+                    ).all()
+                )
+                if known:
+                    session.execute(
+                        update(KoopCheck),
+                        [
+                            {"koop_id": k, "misses": known[k] + 1, "checked_at": now}
+                            for k in missed
+                            if k in known
+                        ],
+                    )
+                fresh = [k for k in missed if k not in known]
+                if fresh:
+                    session.execute(
+                        insert(KoopCheck),
+                        [{"koop_id": k, "misses": 1, "checked_at": now} for k in fresh],
+                    )
+
+    @staticmethod
+    def _koop_announced(session: Session, koop_id: str | None) -> None:
+        # The feed says something about this publication: ask KOOP at once, whatever it
+        # answered before (the back-off must never delay an answer or a correction).
+        if koop_id:
+            session.execute(delete(KoopCheck).where(KoopCheck.koop_id == koop_id))
 
     # --- changes, subscriptions and the outbox ---------------------------------------------
 

@@ -15,9 +15,11 @@ Caveats:
     reported as `not_found` ("not yet published"), never as an error or a deletion. Validators
     (ETag, Last-Modified) come from the daemon's database, so a 304 is `not_modified`. Items never
     fetched are requested directly; items already stored are rechecked only when SRU lists them
-    as modified (one search instead of one request per item). The SRU connection name and
-    version are not verified against the live service (sources.md §9); an SRU diagnostic or an
-    unreadable response falls back to rechecking every item conditionally.
+    as modified (one search instead of one request per item), and so are `waiting` items (in
+    back-off after answering not-found; the daemon asks them again when they are due). The SRU
+    connection name and version are not verified against the live service (sources.md §9); an
+    SRU diagnostic or an unreadable response falls back to rechecking every stored item
+    conditionally.
 """
 
 from __future__ import annotations
@@ -192,6 +194,7 @@ class KoopSpider(KamerwachtSpider):
         sru_url: str = "",
         modified_since: str = "",
         sru_pages: str = "10",
+        waiting: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -202,7 +205,8 @@ class KoopSpider(KamerwachtSpider):
         self.sru_pages = int(sru_pages)
         self.priority: dict[str, int] = {}
         self.ids = [i.strip() for i in ids.split(",") if i.strip()]
-        for identifier in self.ids:
+        self.waiting = [i.strip() for i in waiting.split(",") if i.strip()]
+        for identifier in (*self.ids, *self.waiting):
             if not (_AH_TK.match(identifier) or _KV_TK.match(identifier)):
                 raise SpiderArgumentError(f"ids: {identifier!r} is not an ah-tk or kv-tk id")
         try:
@@ -214,26 +218,32 @@ class KoopSpider(KamerwachtSpider):
         # Publication order (oldest first) becomes request priority, so with one request per
         # host at a time the bodies arrive, and are stored, in the order they were published:
         # a nader antwoord is then compared with the answer it follows.
-        ordered = sorted(self.ids, key=publication_order)
+        ordered = sorted({*self.ids, *self.waiting}, key=publication_order)
         self.priority = {identifier: len(ordered) - i for i, identifier in enumerate(ordered)}
-        fresh = [i for i in ordered if not any((self.validators.get(i) or [None, None])[:2])]
-        stored = [i for i in ordered if i not in fresh]
+        asked = [i for i in ordered if i in set(self.ids)]
+        fresh = [i for i in asked if not any((self.validators.get(i) or [None, None])[:2])]
+        stored = [i for i in asked if i not in fresh]
+        # Ids in back-off (not found so far) are not asked this time unless SRU lists them.
+        waiting = set(self.waiting) - set(asked)
         for identifier in fresh:
             yield self.publication_request(identifier)
-        if stored and self.sru_url and self.modified_since:
+        if (stored or waiting) and self.sru_url and self.modified_since:
             yield scrapy.Request(
                 sru_url(self.sru_url, self.modified_since),
                 callback=self.parse_search,
                 errback=self.search_failed,
-                cb_kwargs={"stored": set(stored), "page": 1},
+                cb_kwargs={"stored": set(stored), "waiting": waiting, "page": 1},
                 dont_filter=True,
             )
         else:
             for identifier in stored:
                 yield self.publication_request(identifier)
 
-    def parse_search(self, response: Response, stored: set[str], page: int) -> Iterator[Any]:
-        """Recheck only the stored items SRU lists as modified; on trouble, recheck them all."""
+    def parse_search(
+        self, response: Response, stored: set[str], waiting: set[str], page: int
+    ) -> Iterator[Any]:
+        """Fetch only the stored and waiting items SRU lists as modified; on trouble, recheck
+        every stored item (waiting ones are asked when their back-off ends)."""
         try:
             records, following = parse_sru(response.body)
         except SruError as exc:
@@ -243,15 +253,16 @@ class KoopSpider(KamerwachtSpider):
                 yield self.publication_request(identifier)
             return
         for record in records:
-            if record.identifier in stored:
+            if record.identifier in stored or record.identifier in waiting:
                 stored.discard(record.identifier)
+                waiting.discard(record.identifier)
                 yield self.publication_request(record.identifier)
-        if following and page < self.sru_pages and stored:
+        if following and page < self.sru_pages and (stored or waiting):
             yield scrapy.Request(
                 sru_url(self.sru_url, self.modified_since, start=following),
                 callback=self.parse_search,
                 errback=self.search_failed,
-                cb_kwargs={"stored": stored, "page": page + 1},
+                cb_kwargs={"stored": stored, "waiting": waiting, "page": page + 1},
                 dont_filter=True,
             )
 
