@@ -143,6 +143,7 @@ class ReplayState:
         self.next_token = FIRST_SKIPTOKEN
         self.feeds: dict[str, list[_Entry]] = {}
         self.publications: dict[str, bytes] = {}
+        self.moved: dict[str, str] = {}  # publication id → the path it now redirects to (301)
         self.resources: dict[str, tuple[str, bytes]] = {}
         self.pages: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.robots = b"User-agent: *\nAllow: /\n"
@@ -493,6 +494,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _publication(self, identifier: str) -> None:
         with self.server.state.lock:
             body = self.server.state.publications.get(identifier)
+            moved = self.server.state.moved.get(identifier)
+        if moved is not None:
+            self.send_response(301)
+            self.send_header("Location", f"{self.server.base_url}{moved}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if body is None:
             # KOOP answers a missing publication with a redirect to an error page (a soft 404).
             self._soft_404()

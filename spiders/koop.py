@@ -44,6 +44,7 @@ from spiders.base import KamerwachtSpider, SpiderArgumentError
 _AH_TK = re.compile(r"^ah-tk-(\d{8})-(\d+)$")
 _KV_TK = re.compile(r"^kv-tk-\d{4}Z\d{5}$")
 _SOFT_404 = re.compile(r"Errors/404|fout404|/404\.htm", re.IGNORECASE)
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 def xml_url(identifier: str, repository_url: str, zoek_url: str) -> str:
@@ -286,13 +287,40 @@ class KoopSpider(KamerwachtSpider):
             callback=self.parse_publication,
             errback=self.failed,
             cb_kwargs={"identifier": identifier},
-            meta={"identifier": identifier},
+            # Redirects are read here, not followed: a soft 404 is known from its Location
+            # without also fetching the error page (half the requests for a missing item).
+            meta={
+                "identifier": identifier,
+                "dont_redirect": True,
+                "handle_httpstatus_list": [*_REDIRECTS, 304, 404, 410],
+            },
             # Every soft 404 redirects to the same error page: without this the duplicate filter
             # would drop all but one of them, and those items would vanish from the crawl.
             dont_filter=True,
         )
 
-    def parse_publication(self, response: Response, identifier: str) -> Iterator[dict[str, Any]]:
+    def parse_publication(self, response: Response, identifier: str) -> Iterator[Any]:
+        if response.status in _REDIRECTS:
+            location = response.headers.get(b"Location")
+            target = response.urljoin(location.decode("latin-1")) if location else ""
+            if not target or is_soft_404(target):
+                yield self.item(
+                    FetchedBody(
+                        "koop", identifier, Rendition.KOOP_XML, response.url, _now(), "not_found"
+                    )
+                )
+                return
+            # A real move: follow it the ordinary way (Scrapy's redirect limit applies).
+            yield scrapy.Request(
+                target,
+                priority=self.priority.get(identifier, 0),
+                callback=self.parse_publication,
+                errback=self.failed,
+                cb_kwargs={"identifier": identifier},
+                meta={"identifier": identifier, "handle_httpstatus_list": [304, 404, 410]},
+                dont_filter=True,
+            )
+            return
         yield self.item(self.record_of(response, identifier))
 
     @staticmethod

@@ -178,3 +178,23 @@ async def test_waiting_publication_is_fetched_as_soon_as_sru_lists_it(
     assert asked == [ANSWER]
     assert found is not None and found.versions == 1
     assert "ah-tk-20212022-105" not in misses(store)
+
+
+async def test_missing_publication_costs_one_request_and_a_moved_one_is_still_followed(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
+    stages = load_timeline()
+    for stage in stages[:3]:
+        replay.state.apply(dataclasses.replace(stage, publications={}))
+    body = stages[0].publications["kv-tk-2021Z14612"]
+    replay.state.publications["kv-tk-2021Z14612-moved"] = body
+    replay.state.moved["kv-tk-2021Z14612"] = "/zoek/kv-tk-2021Z14612-moved.xml"
+    await poll(config, store, replay, "syncfeed")
+    start = len(replay.state.requests)
+    result, asked = await poll(config, store, replay)
+    assert result is not None and (result.versions, result.not_found) == (1, 2)
+    assert asked == [DELAY, ANSWER, "/kv-tk-2021Z14612-moved.xml", QUESTIONS]
+    assert not [r for r in replay.state.requests[start:] if "/Errors/" in r], (
+        "the error page of a soft 404 was fetched"
+    )
+    assert [v.rendition for v in store.versions_of("2021Z14612")] == ["koop-xml"]
