@@ -61,10 +61,16 @@ class TimedConsole(jobs.ConsoleNotifier):
 
 
 def a_week_passes(daemon: Daemon) -> None:
-    """Age the KOOP back-off state by the outage: what was missing a week ago is due again."""
+    """Age the daemon's own clock-based state by the outage: the KOOP back-off (what was missing
+    a week ago is due again) and the job runs (the last good KOOP poll, where the SRU search
+    for modified publications starts, was a week ago)."""
+    week = dt.timedelta(days=7)
     with Session(daemon.engine) as session, session.begin():
         for check in session.scalars(select(KoopCheck)):
-            check.checked_at = as_utc(check.checked_at) - dt.timedelta(days=7)
+            check.checked_at = as_utc(check.checked_at) - week
+        for run in session.scalars(select(JobRun)):
+            run.started_at = as_utc(run.started_at) - week
+            run.finished_at = as_utc(run.finished_at) - week if run.finished_at else None
 
 
 def koop_requests(requests: list[str]) -> int:

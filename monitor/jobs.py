@@ -122,6 +122,11 @@ def spider_arguments(
         if not wanted.ids and not (wanted.waiting and window > 0):
             return None
         modified = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=window)
+        last = store.last_success("koop")
+        if last is not None:
+            # After an outage the search must reach back to the last good KOOP poll, or a
+            # correction published while we were down would never be listed.
+            modified = min(modified, last.date() - dt.timedelta(days=1))
         return {
             "ids": ",".join(sorted(wanted.ids)),
             "waiting": ",".join(wanted.waiting) if window > 0 else "",
@@ -133,6 +138,20 @@ def spider_arguments(
             "allowed_hosts": hosts,
         }
     raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+_ARGUMENT_LIMIT = 32_000  # bytes; Linux refuses to start a program with any argument over 128 KiB
+
+
+def spill_arguments(arguments: Mapping[str, str], path: Path) -> dict[str, str]:
+    """Move long spider arguments (thousands of KOOP ids and their validators) into a JSON file
+    the spider reads (`arguments_file`), so a big archive cannot make the crawl fail to start."""
+    large = {k: v for k, v in arguments.items() if len(v.encode()) > _ARGUMENT_LIMIT}
+    if not large:
+        return dict(arguments)
+    path.write_text(json.dumps(large), encoding="utf-8")
+    small = {k: v for k, v in arguments.items() if k not in large}
+    return small | {"arguments_file": str(path)}
 
 
 def crawl_command(
@@ -162,19 +181,26 @@ async def crawl(
     out = folder / f"{source}-{stamp}.jsonl"
     env = dict(os.environ, SCRAPY_SETTINGS_MODULE="spiders.settings", PYTHONUNBUFFERED="1")
     started = asyncio.get_running_loop().time()
-    process = await asyncio.create_subprocess_exec(
-        *crawl_command(source, arguments, scrapy_settings(config), out),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=None if progress else asyncio.subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-    )
+    spilled = out.with_suffix(".arguments.json")
+    arguments = spill_arguments(arguments, spilled)
     try:
-        _, stderr = await asyncio.wait_for(process.communicate(), config.crawl.crawl_timeout + 30)
-    except (TimeoutError, asyncio.CancelledError):
-        process.kill()
-        await process.wait()
-        raise
+        process = await asyncio.create_subprocess_exec(
+            *crawl_command(source, arguments, scrapy_settings(config), out),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=None if progress else asyncio.subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            _, stderr = await asyncio.wait_for(
+                process.communicate(), config.crawl.crawl_timeout + 30
+            )
+        except (TimeoutError, asyncio.CancelledError):
+            process.kill()
+            await process.wait()
+            raise
+    finally:
+        spilled.unlink(missing_ok=True)
     seconds = asyncio.get_running_loop().time() - started
     tail = (stderr or b"").decode("utf-8", "replace")[-3000:]
     _prune(folder, source)

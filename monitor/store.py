@@ -1959,6 +1959,14 @@ class Store:
             change.summary = summary
             change.detail = {**(change.detail or {}), "diff": diff_json}
 
+    def last_success(self, job: str) -> dt.datetime | None:
+        """When the last run of `job` that finished without error started."""
+        with self.session() as session:
+            started = session.scalar(
+                select(func.max(JobRun.started_at)).where(JobRun.job == job, JobRun.status == "ok")
+            )
+            return as_utc(started) if started else None
+
     def last_start(self, job: str) -> dt.datetime | None:
         """When `job` last started (finished or not)."""
         with self.session() as session:

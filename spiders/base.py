@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,24 @@ class KamerwachtSpider(scrapy.Spider):
         # Scrapy's OffsiteMiddleware drops every request to a host outside this list, so a link
         # found inside a document can never make a spider fetch an arbitrary address.
         self.allowed_domains = list(self.allowed_hosts)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Any:
+        # Long arguments come in a JSON file (`monitor.jobs.spill_arguments`): the OS limits the
+        # size of each command-line argument.
+        path = kwargs.pop("arguments_file", "")
+        if path:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    spilled = json.load(handle)
+            except (OSError, json.JSONDecodeError) as exc:
+                raise SpiderArgumentError(f"arguments_file: cannot read {path!r}: {exc}") from exc
+            if not isinstance(spilled, dict) or not all(
+                isinstance(v, str) for v in spilled.values()
+            ):
+                raise SpiderArgumentError("arguments_file: expected a JSON object of strings")
+            kwargs = spilled | kwargs
+        return super().from_crawler(crawler, *args, **kwargs)
 
     def checked_url(self, name: str, url: str) -> str:
         parts = urlsplit(url)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from monitor import jobs
 from monitor.config import Config
-from monitor.models import KoopCheck
+from monitor.models import Document, JobRun, KoopCheck
 from monitor.records import EventKind
 from monitor.replay import EntitySpec, ReplayServer, load_timeline
 from monitor.store import IngestResult, Store, as_utc
@@ -198,3 +198,60 @@ async def test_missing_publication_costs_one_request_and_a_moved_one_is_still_fo
         "the error page of a soft 404 was fetched"
     )
     assert [v.rendition for v in store.versions_of("2021Z14612")] == ["koop-xml"]
+
+
+async def test_correction_published_during_an_outage_is_found_after_it(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
+    stages = load_timeline()
+    for stage in stages[:3]:
+        replay.state.apply(stage)
+    await poll(config, store, replay, "syncfeed")
+    first, _ = await poll(config, store, replay)
+    assert first is not None and first.versions == 3
+    # The last good KOOP poll was eight days ago; five days ago KOOP corrected the answer,
+    # outside the two-day SRU window of an ordinary poll.
+    run = store.start_run("koop")
+    store.finish_run(run, "ok", {})
+    with Session(store.engine) as session, session.begin():
+        for job_run in session.scalars(select(JobRun).where(JobRun.job == "koop")):
+            job_run.started_at = as_utc(job_run.started_at) - dt.timedelta(days=8)
+    then = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=5)).isoformat()
+    body = stages[2].publications["ah-tk-20212022-105"]
+    replay.state.publications["ah-tk-20212022-105"] = body.replace(
+        b'content="2021-10-05"/>',
+        f'content="2021-10-05"/>\n    <meta name="DCTERMS.modified" scheme="" content="{then}"/>'.encode(),
+    ).replace(b"<al>Ja.</al>", b"<al>Ja, daarmee ben ik bekend.</al>")
+    config = with_koop(config, recheck_days=36500)
+    changed, asked = await poll(config, store, replay)
+    assert asked == [ANSWER]
+    assert changed is not None and changed.versions == 1
+
+
+async def test_thousands_of_waiting_publications_do_not_stop_the_crawl_from_starting(
+    config: Config, store: Store, replay: ReplayServer
+) -> None:
+    # 8,000 recent answers in back-off: their ids alone are more than the 128 KiB the OS
+    # allows in one command-line argument.
+    now = dt.datetime.now(dt.UTC)
+    ids = [f"ah-tk-20252026-{n}" for n in range(1, 8001)]
+    with Session(store.engine) as session, session.begin():
+        session.add_all(
+            Document(guid=None, number=f"2025D{n:05d}", koop_id=koop_id, role="answer",
+                     dated_on=now.date())
+            for n, koop_id in enumerate(ids)
+        )  # fmt: skip
+        session.add_all(KoopCheck(koop_id=k, misses=6, checked_at=now) for k in ids)
+    assert len(",".join(store.koop_ids_to_fetch(30).waiting)) > 128 * 1024
+    body = load_timeline()[2].publications["ah-tk-20212022-105"]
+    today = now.date().isoformat()
+    replay.state.publications["ah-tk-20252026-7999"] = body.replace(
+        b"ah-tk-20212022-105", b"ah-tk-20252026-7999"
+    ).replace(
+        b'content="2021-10-05"/>',
+        f'content="2021-10-05"/>\n    <meta name="DCTERMS.modified" scheme="" content="{today}"/>'.encode(),
+    )
+    found, asked = await poll(config, store, replay)
+    assert asked == ["/ah-tk-20252026-7999.xml"]
+    assert found is not None and found.versions == 1
+    assert not list((config.data_path / "crawls").glob("*.arguments.json")), "left behind"
