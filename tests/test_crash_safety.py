@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 
 from monitor import config as config_module
 from monitor import jobs, schema
-from monitor.models import Change, JobRun, OutboxMessage, Version
+from monitor.models import Change, Incident, JobRun, OutboxMessage, Version
 from monitor.replay import EntitySpec, ReplayServer, ReplayState, load_timeline
 from monitor.store import Store
 from tests.conftest import reset_postgres, write_config
@@ -226,6 +226,7 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         unsent = count(store, OutboxMessage, OutboxMessage.status != "sent")
         problems = store.verify()["problems"]
         logged = log.read_text(encoding="utf-8")
+        incidents = count(store, Incident)
     return {
         "phases": phases,
         "shape": shape,
@@ -235,6 +236,7 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         "unsent": unsent,
         "problems": problems,
         "token_in_log": TOKEN in logged,
+        "incidents": incidents,
     }
 
 
@@ -244,7 +246,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
     expected = reference_shape(tmp_path)
     assert len(expected["versions"]) >= 5
     phases: Counter[str] = Counter()
-    runs = duplicates = window = 0
+    runs = duplicates = window = incidents = 0
     started = time.monotonic()
     remaining = KILLS
     while remaining > 0:
@@ -265,6 +267,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
         phases += result["phases"]
         duplicates += result["duplicates"]
         window += result["in_window"]
+        incidents += result["incidents"]  # operator alerts a restart raised: measured, not fatal
     record(
         "crash safety",
         "SIGKILL of `python -m monitor run` (a third at any time, a third in a KOOP/files crawl, "
@@ -273,5 +276,5 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
         "no version lost or doubled; archive equal to an unkilled run; cursors never past "
         "stored data; every alert delivered; Store.verify() clean after every kill",
         runs=runs, seed=seed, phases=dict(phases), duplicate_sends=duplicates,
-        kills_in_send_window=window, seconds=round(time.monotonic() - started, 1),
+        kills_in_send_window=window, operator_incidents=incidents, seconds=round(time.monotonic() - started, 1),
     )  # fmt: skip
