@@ -189,6 +189,9 @@ class Daemon:
         # One writer: ingest and process of different sources never overlap.
         self._writer = asyncio.Lock()
         self._texts_lock = asyncio.Lock()
+        # The first feed poll after a start always runs the text sources: a text crawl the
+        # previous process was killed in would otherwise wait a whole KOOP interval.
+        self._texts_due = True
         self._active: set[asyncio.Task[Any]] = set()
         self._crawls: set[asyncio.Task[Any]] = set()
 
@@ -290,7 +293,8 @@ class Daemon:
 
     async def poll_syncfeed(self) -> None:
         counts = await self._run_job("syncfeed", lambda: self._crawl_and_store("syncfeed"))
-        if counts and counts.get("entities"):
+        if counts is not None and (counts.get("entities") or self._texts_due):
+            self._texts_due = False
             # Lifecycle alerts (new questions, an answer published) go out before the slower
             # text crawls; the texts then follow in the same cycle.
             await self.deliver()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
 
-from monitor.records import CrawlRecord, to_dict
+from monitor.records import CrawlRecord, FetchedBody, to_dict
 
 
 class SpiderArgumentError(ValueError):
@@ -58,5 +62,44 @@ class KamerwachtSpider(scrapy.Spider):
         return any(host == h or host.endswith("." + h) for h in self.allowed_hosts)
 
     @staticmethod
+    def json_argument(name: str, value: str) -> Any:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SpiderArgumentError(f"{name}: not JSON ({exc})") from exc
+
+    @staticmethod
     def item(record: CrawlRecord) -> dict[str, Any]:
         return to_dict(record)
+
+
+class TextSpider(KamerwachtSpider):
+    """Base for the sources that fetch one text per key (a document, a publication): requests
+    carry their key in `meta["key"]`, and a request that fails outright becomes an error record
+    for that key, so the store sees every key it asked for."""
+
+    def fetched(self, key: str, url: str, **values: Any) -> FetchedBody:
+        """The record of one fetch of `key`; `values` are FetchedBody fields (status, body…)."""
+        raise NotImplementedError
+
+    def failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
+        request = failure.request  # type: ignore[attr-defined]
+        self.logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
+        message = failure.getErrorMessage()[:500]
+        yield self.item(
+            self.fetched(request.meta["key"], request.url, status="error", error=message)
+        )
+
+
+def fetched_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def response_validators(response: Response) -> dict[str, str | None]:
+    """The response's ETag and Last-Modified, for the next conditional request."""
+    etag = response.headers.get(b"ETag")
+    last_modified = response.headers.get(b"Last-Modified")
+    return {
+        "etag": etag.decode("latin-1") if etag else None,
+        "last_modified": last_modified.decode("latin-1") if last_modified else None,
+    }

@@ -15,9 +15,7 @@ Caveats:
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import json
 import re
 import unicodedata
 import zipfile
@@ -29,10 +27,9 @@ import pypdf
 import scrapy
 from pypdf.errors import PdfReadError
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from monitor.records import CrawlProblem, FetchedBody, Rendition
-from spiders.base import KamerwachtSpider, SpiderArgumentError
+from spiders.base import SpiderArgumentError, TextSpider, fetched_now
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -121,21 +118,14 @@ def check_length(body: bytes, expected: int | None) -> str | None:
     return None
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-class FilesSpider(KamerwachtSpider):
+class FilesSpider(TextSpider):
     """Downloads each given document's file and yields its text as a `file-text` rendition."""
 
     name = "files"
 
     def __init__(self, *args: Any, documents: str = "{}", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        try:
-            wanted = json.loads(documents)
-        except json.JSONDecodeError as exc:
-            raise SpiderArgumentError(f"documents: not JSON ({exc})") from exc
+        wanted = self.json_argument("documents", documents)
         if not isinstance(wanted, dict):
             raise SpiderArgumentError("documents: expected an object keyed by document number")
         self.documents: dict[str, dict[str, Any]] = {}
@@ -159,21 +149,21 @@ class FilesSpider(KamerwachtSpider):
                 callback=self.parse_file,
                 errback=self.failed,
                 cb_kwargs={"number": number},
-                meta={"number": number},
+                meta={"key": number},
             )
 
-    def record(self, number: str, url: str, **values: Any) -> FetchedBody:
-        spec = self.documents[number]
+    def fetched(self, key: str, url: str, **values: Any) -> FetchedBody:
+        spec = self.documents[key]
         return FetchedBody(
-            source="files", key=number, rendition=Rendition.FILE_TEXT, url=url,
-            fetched_at=_now(), document_number=number, etag=spec.get("fingerprint"), **values,
+            source="files", key=key, rendition=Rendition.FILE_TEXT, url=url,
+            fetched_at=fetched_now(), document_number=key, etag=spec.get("fingerprint"), **values,
         )  # fmt: skip
 
     def parse_file(self, response: Response, number: str) -> Iterator[dict[str, Any]]:
         spec = self.documents[number]
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         if response.status in (404, 410):
-            yield self.item(self.record(number, response.url, status="not_found"))
+            yield self.item(self.fetched(number, response.url, status="not_found"))
             return
         length = spec.get("length")
         problem = check_length(response.body, int(length) if length not in (None, "") else None)
@@ -184,16 +174,8 @@ class FilesSpider(KamerwachtSpider):
                 problem = str(exc)
         if problem is not None:
             self.logger.error("file of %s at %s: %s", number, response.url, problem)
-            yield self.item(self.record(number, response.url, status="error", error=problem))
+            yield self.item(self.fetched(number, response.url, status="error", error=problem))
             return
         yield self.item(
-            self.record(number, response.url, status="ok", body=text, content_type=content_type)
-        )
-
-    def failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        request = failure.request  # type: ignore[attr-defined]
-        number = request.meta["number"]
-        self.logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
-        yield self.item(
-            self.record(number, request.url, status="error", error=failure.getErrorMessage()[:500])
+            self.fetched(number, response.url, status="ok", body=text, content_type=content_type)
         )

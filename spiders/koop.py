@@ -24,9 +24,6 @@ Caveats:
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +36,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from monitor.records import CrawlProblem, FetchedBody, Rendition
-from spiders.base import KamerwachtSpider, SpiderArgumentError
+from spiders.base import SpiderArgumentError, TextSpider, fetched_now, response_validators
 
 _AH_TK = re.compile(r"^ah-tk-(\d{8})-(\d+)$")
 _KV_TK = re.compile(r"^kv-tk-\d{4}Z\d{5}$")
@@ -175,11 +172,7 @@ def parse_metadata(body: bytes) -> dict[str, list[str]]:
     return out
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-class KoopSpider(KamerwachtSpider):
+class KoopSpider(TextSpider):
     """Fetches the XML of each given publication id, conditionally when validators are known."""
 
     name = "koop"
@@ -210,10 +203,7 @@ class KoopSpider(KamerwachtSpider):
         for identifier in (*self.ids, *self.waiting):
             if not (_AH_TK.match(identifier) or _KV_TK.match(identifier)):
                 raise SpiderArgumentError(f"ids: {identifier!r} is not an ah-tk or kv-tk id")
-        try:
-            self.validators: dict[str, list[str | None]] = json.loads(validators)
-        except json.JSONDecodeError as exc:
-            raise SpiderArgumentError(f"validators: not JSON ({exc})") from exc
+        self.validators: dict[str, list[str | None]] = self.json_argument("validators", validators)
 
     async def start(self) -> Any:
         # Publication order (oldest first) becomes request priority, so with one request per
@@ -290,7 +280,7 @@ class KoopSpider(KamerwachtSpider):
             # Redirects are read here, not followed: a soft 404 is known from its Location
             # without also fetching the error page (half the requests for a missing item).
             meta={
-                "identifier": identifier,
+                "key": identifier,
                 "dont_redirect": True,
                 "handle_httpstatus_list": [*_REDIRECTS, 304, 404, 410],
             },
@@ -304,11 +294,7 @@ class KoopSpider(KamerwachtSpider):
             location = response.headers.get(b"Location")
             target = response.urljoin(location.decode("latin-1")) if location else ""
             if not target or is_soft_404(target):
-                yield self.item(
-                    FetchedBody(
-                        "koop", identifier, Rendition.KOOP_XML, response.url, _now(), "not_found"
-                    )
-                )
+                yield self.item(self.fetched(identifier, response.url, status="not_found"))
                 return
             # A real move: follow it the ordinary way (Scrapy's redirect limit applies).
             yield scrapy.Request(
@@ -317,51 +303,36 @@ class KoopSpider(KamerwachtSpider):
                 callback=self.parse_publication,
                 errback=self.failed,
                 cb_kwargs={"identifier": identifier},
-                meta={"identifier": identifier, "handle_httpstatus_list": [304, 404, 410]},
+                meta={"key": identifier, "handle_httpstatus_list": [304, 404, 410]},
                 dont_filter=True,
             )
             return
         yield self.item(self.record_of(response, identifier))
 
-    @staticmethod
-    def record_of(response: Response, identifier: str) -> FetchedBody:
+    def fetched(self, key: str, url: str, **values: Any) -> FetchedBody:
+        return FetchedBody("koop", key, Rendition.KOOP_XML, url, fetched_now(), **values)
+
+    def record_of(self, response: Response, identifier: str) -> FetchedBody:
         """Turn one response into a `FetchedBody`, telling soft 404s from real bodies."""
-        base = FetchedBody(
-            "koop", identifier, Rendition.KOOP_XML, response.url, _now(), status="not_modified"
-        )
+        url = response.url
         if response.status == 304:
-            return base
+            return self.fetched(identifier, url, status="not_modified")
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         if response.status in (404, 410) or is_soft_404(response.url) or "html" in content_type:
-            return dataclasses.replace(base, status="not_found")
-        etag = response.headers.get(b"ETag")
-        last_modified = response.headers.get(b"Last-Modified")
+            return self.fetched(identifier, url, status="not_found")
         try:
             text = response.body.decode("utf-8")
         except UnicodeDecodeError:
-            return dataclasses.replace(base, status="error", error="body is not UTF-8")
+            return self.fetched(identifier, url, status="error", error="body is not UTF-8")
         try:
             etree.fromstring(response.body, _PARSER)
         except etree.XMLSyntaxError as exc:
             # A cut or garbled body stored as a version would never be fetched again: the real
             # publication would be lost. An error is retried on the next poll.
-            return dataclasses.replace(base, status="error", error=f"not well-formed XML: {exc}")
-        return dataclasses.replace(
-            base,
-            status="ok",
-            body=text,
-            content_type=content_type,
-            etag=etag.decode("latin-1") if etag else None,
-            last_modified=last_modified.decode("latin-1") if last_modified else None,
-        )
-
-    def failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        request = failure.request  # type: ignore[attr-defined]
-        identifier = request.meta["identifier"]
-        self.logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
-        yield self.item(
-            FetchedBody(
-                "koop", identifier, Rendition.KOOP_XML, request.url, _now(), "error",
-                error=failure.getErrorMessage()[:500],
+            return self.fetched(
+                identifier, url, status="error", error=f"not well-formed XML: {exc}"
             )
+        return self.fetched(
+            identifier, url, status="ok", body=text, content_type=content_type,
+            **response_validators(response),
         )  # fmt: skip

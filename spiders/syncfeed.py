@@ -19,7 +19,6 @@ Caveats:
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -84,16 +83,21 @@ def parse_entity(element: etree._Element) -> tuple[dict[str, str], dict[str, lis
     return fields, refs
 
 
-def parse_feed(body: bytes, page_url: str, category: str) -> tuple[list[FeedEntity], str | None]:
-    """All entities of one feed page, and the URL of the next page (None at the end)."""
-    if not body.strip():
-        raise FeedError("empty body")
+def _feed_root(body: bytes) -> etree._Element:
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise FeedError(f"not well-formed XML: {exc}") from exc
     if root is None or _local(root.tag) != "feed":
         raise FeedError("not an Atom feed")
+    return root
+
+
+def parse_feed(body: bytes, page_url: str, category: str) -> tuple[list[FeedEntity], str | None]:
+    """All entities of one feed page, and the URL of the next page (None at the end)."""
+    if not body.strip():
+        raise FeedError("empty body")
+    root = _feed_root(body)
     entities: list[FeedEntity] = []
     for entry in root.findall(f"{{{ATOM}}}entry"):
         content = entry.find(f"{{{ATOM}}}content")
@@ -139,12 +143,7 @@ def parse_feed(body: bytes, page_url: str, category: str) -> tuple[list[FeedEnti
 
 def parse_marks(body: bytes) -> list[tuple[int | None, str]]:
     """(skiptoken of the entry's own `next` link, `updated`) of every entry on a page."""
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise FeedError(f"not well-formed XML: {exc}") from exc
-    if root is None or _local(root.tag) != "feed":
-        raise FeedError("not an Atom feed")
+    root = _feed_root(body)
     marks = []
     for entry in root.findall(f"{{{ATOM}}}entry"):
         link = next(
@@ -283,10 +282,7 @@ class SyncFeedSpider(KamerwachtSpider):
         super().__init__(*args, **kwargs)
         self.base_url = self.checked_url("base_url", base_url)
         self.categories = [c.strip() for c in categories.split(",") if c.strip()]
-        try:
-            parsed = json.loads(cursors)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"cursors: not JSON ({exc})") from exc
+        parsed = self.json_argument("cursors", cursors)
         self.cursors: dict[str, str] = {
             str(k): self.checked_url(f"cursors.{k}", str(v)) for k, v in parsed.items()
         }

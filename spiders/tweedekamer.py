@@ -16,9 +16,6 @@ Caveats:
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,10 +25,9 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import scrapy
 from bs4 import BeautifulSoup, Tag
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from monitor.records import CrawlProblem, FetchedBody, Rendition
-from spiders.base import KamerwachtSpider, SpiderArgumentError
+from spiders.base import SpiderArgumentError, TextSpider, fetched_now, response_validators
 
 _DOCUMENT_NUMBER = re.compile(r"^\d{4}D\d{5}$")
 _ZAAK_NUMBER = re.compile(r"^\d{4}[ZD]\d{5}$")
@@ -143,11 +139,7 @@ def listing_url(base_url: str, page: int = 1) -> str:
     return f"{base_url}/kamerstukken/kamervragen?{urlencode(query)}"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-class TweedeKamerSpider(KamerwachtSpider):
+class TweedeKamerSpider(TextSpider):
     """Fetches the detail pages of the given documents, and optionally walks the listing."""
 
     name = "tweedekamer"
@@ -163,10 +155,7 @@ class TweedeKamerSpider(KamerwachtSpider):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.base_url = self.checked_url("base_url", base_url)
-        try:
-            wanted = json.loads(pages)
-        except json.JSONDecodeError as exc:
-            raise SpiderArgumentError(f"pages: not JSON ({exc})") from exc
+        wanted = self.json_argument("pages", pages)
         self.pages: dict[str, dict[str, str | None]] = {}
         for did, spec in wanted.items():
             zaak = str(spec.get("zaak") or did)
@@ -198,7 +187,7 @@ class TweedeKamerSpider(KamerwachtSpider):
             callback=self.parse_page,
             errback=self.failed,
             cb_kwargs={"did": did},
-            meta={"did": did},
+            meta={"key": did},
         )
 
     def parse_listing(self, response: Response, page: int) -> Iterator[Any]:
@@ -212,16 +201,19 @@ class TweedeKamerSpider(KamerwachtSpider):
         if next_url and page < self.listing_pages:
             yield response.follow(next_url, self.parse_listing, cb_kwargs={"page": page + 1})
 
-    def parse_page(self, response: Response, did: str) -> Iterator[dict[str, Any]]:
-        base = FetchedBody(
-            "tweedekamer", did, Rendition.TK_HTML, response.url, _now(), "not_modified",
-            document_number=did,
+    def fetched(self, key: str, url: str, **values: Any) -> FetchedBody:
+        return FetchedBody(
+            "tweedekamer", key, Rendition.TK_HTML, url, fetched_now(), document_number=key,
+            **values,
         )  # fmt: skip
+
+    def parse_page(self, response: Response, did: str) -> Iterator[dict[str, Any]]:
+        url = response.url
         if response.status == 304:
-            yield self.item(base)
+            yield self.item(self.fetched(did, url, status="not_modified"))
             return
         if response.status in (404, 410):
-            yield self.item(dataclasses.replace(base, status="not_found"))
+            yield self.item(self.fetched(did, url, status="not_found"))
             return
         try:
             page = parse_detail(response.body)
@@ -229,28 +221,11 @@ class TweedeKamerSpider(KamerwachtSpider):
                 raise PageError(f"page shows document {page.number}, expected {did}")
         except PageError as exc:
             self.logger.error("unreadable page %s: %s", response.url, exc)
-            yield self.item(dataclasses.replace(base, status="error", error=str(exc)))
+            yield self.item(self.fetched(did, url, status="error", error=str(exc)))
             return
-        etag = response.headers.get(b"ETag")
-        last_modified = response.headers.get(b"Last-Modified")
         yield self.item(
-            dataclasses.replace(
-                base,
-                status="ok",
-                body=page.content_html,
-                content_type="text/html; charset=utf-8",
-                etag=etag.decode("latin-1") if etag else None,
-                last_modified=last_modified.decode("latin-1") if last_modified else None,
-            )
-        )
-
-    def failed(self, failure: Failure) -> Iterator[dict[str, Any]]:
-        request = failure.request  # type: ignore[attr-defined]
-        did = request.meta["did"]
-        self.logger.warning("could not fetch %s: %s", request.url, failure.getErrorMessage())
-        yield self.item(
-            FetchedBody(
-                "tweedekamer", did, Rendition.TK_HTML, request.url, _now(), "error",
-                error=failure.getErrorMessage()[:500], document_number=did,
+            self.fetched(
+                did, url, status="ok", body=page.content_html,
+                content_type="text/html; charset=utf-8", **response_validators(response),
             )
         )  # fmt: skip

@@ -1,7 +1,7 @@
 """SIGKILL the real daemon at random points of crawl, ingest, process and delivery; after each
 restart nothing is lost or doubled and the database passes its integrity check.
 
-The suite runs a bounded number of kills; `bench/reliability_crash.py` (or
+The suite runs a bounded number of kills; `scripts/reliability-report --long` (or
 KAMERWACHT_CRASH_KILLS=60) runs the long version. The one unavoidable duplicate — killed after
 Telegram accepted a message but before the outbox row was marked sent — is measured, not hidden:
 every duplicate must be explained by a kill that landed in exactly that window."""
@@ -18,12 +18,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, text
 
 from monitor import config as config_module
 from monitor import jobs, schema
-from monitor.models import Change, JobRun, OutboxMessage, Version
+from monitor.models import Change, Incident, JobRun, OutboxMessage, Version
 from monitor.replay import EntitySpec, ReplayServer, ReplayState, load_timeline
 from monitor.store import Store
 from tests.conftest import reset_postgres, write_config
@@ -101,10 +100,7 @@ def text_crawl_started(store: Store, after: int) -> bool:
 
 def aim(store: Store, fake: FakeBotAPI, after: int, rng: random.Random) -> None:
     """Wait for a randomly chosen moment: any time, a text crawl, or a send in progress."""
-    # Aimed kills (KAMERWACHT_CRASH_AIM=1) are kept out of the suite until the timeout they
-    # produced once (see docs/reliability.md) is understood.
-    aimed = os.environ.get("KAMERWACHT_CRASH_AIM") == "1"
-    target = rng.choice(("any", "text crawl", "delivery")) if aimed else "any"
+    target = rng.choice(("any", "text crawl", "delivery"))
     sent = len(fake.sent)
     deadline = time.monotonic() + 8
     while target != "any" and time.monotonic() < deadline:
@@ -230,6 +226,7 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         unsent = count(store, OutboxMessage, OutboxMessage.status != "sent")
         problems = store.verify()["problems"]
         logged = log.read_text(encoding="utf-8")
+        incidents = count(store, Incident)
     return {
         "phases": phases,
         "shape": shape,
@@ -239,21 +236,17 @@ def crash_run(folder: Path, kills: int, rng: random.Random) -> dict[str, Any]:
         "unsent": unsent,
         "problems": problems,
         "token_in_log": TOKEN in logged,
+        "incidents": incidents,
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 9 (open): under some kill timings (kills aimed at KOOP/files crawls, seed 7) "
-    "the seed correction is never recorded; until that is fixed this run may time out",
-)
 def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> None:
     seed = int(os.environ.get("KAMERWACHT_CRASH_SEED", "0")) or random.randrange(1, 10**6)
     rng = random.Random(seed)
     expected = reference_shape(tmp_path)
     assert len(expected["versions"]) >= 5
     phases: Counter[str] = Counter()
-    runs = duplicates = window = 0
+    runs = duplicates = window = incidents = 0
     started = time.monotonic()
     remaining = KILLS
     while remaining > 0:
@@ -274,10 +267,14 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(tmp_path: Path) -> N
         phases += result["phases"]
         duplicates += result["duplicates"]
         window += result["in_window"]
+        incidents += result["incidents"]  # operator alerts a restart raised: measured, not fatal
     record(
-        "crash safety", "SIGKILL of `python -m monitor run`, restart", KILLS,
+        "crash safety",
+        "SIGKILL of `python -m monitor run` (a third at any time, a third in a KOOP/files crawl, "
+        "a third during a send), restart",
+        KILLS,
         "no version lost or doubled; archive equal to an unkilled run; cursors never past "
         "stored data; every alert delivered; Store.verify() clean after every kill",
         runs=runs, seed=seed, phases=dict(phases), duplicate_sends=duplicates,
-        kills_in_send_window=window, seconds=round(time.monotonic() - started, 1),
+        kills_in_send_window=window, operator_incidents=incidents, seconds=round(time.monotonic() - started, 1),
     )  # fmt: skip

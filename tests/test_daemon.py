@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,9 +19,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from monitor import config as config_module
+from monitor import jobs
 from monitor.daemon import AlreadyRunning, DatabaseLock
 from monitor.replay import Fault, ReplayServer, ReplayState, load_timeline
+from monitor.store import Store
 from tests.conftest import fetch, write_config
+from tests.test_sources import crawl_and_ingest
 
 pytestmark = pytest.mark.slow
 
@@ -264,3 +268,36 @@ def test_sigterm_during_a_crawl_stops_the_spider_and_records_the_run(
     with migrated.connect() as connection:
         runs = connection.exec_driver_sql("SELECT job, status FROM job_runs").all()
     assert sorted(tuple(run) for run in runs) == [("daemon", "ok"), ("syncfeed", "cancelled")]
+
+
+def test_texts_left_unfetched_by_a_killed_run_are_fetched_on_the_first_poll_after_restart(
+    tmp_path: Path, upstream: ReplayServer, migrated: Engine
+) -> None:
+    # The previous process read the feed (tabled, delayed, answered) and died before its text
+    # crawl; the feed now has nothing new, and the text sources' own interval is long.
+    for stage in load_timeline()[:3]:
+        upstream.state.apply(stage)
+    config_path, _ = daemon_config(tmp_path, upstream, 1.0)
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8").replace(
+            "[sources.koop]\npoll_interval = 1.0", "[sources.koop]\npoll_interval = 3600"
+        ),
+        encoding="utf-8",
+    )
+    config = config_module.load(config_path, environ={})
+    store = Store(migrated, jobs.make_planner(config, telegram=False))
+    asyncio.run(crawl_and_ingest(config, store, "syncfeed"))
+    assert store.counts()["versions"] == 0
+    daemon = DaemonProcess(config_path)
+    try:
+        seconds = daemon.wait_for(
+            lambda: store.counts()["versions"] >= 2, 60, "the answer's texts after the restart"
+        )
+    finally:
+        code = daemon.terminate() if daemon.process.poll() is None else daemon.process.returncode
+        daemon.kill()
+    print(f"texts fetched {seconds:.1f} s after the restart (text interval 3600 s)")
+    assert code == 0, daemon.stderr
+    with migrated.connect() as connection:
+        renditions = connection.exec_driver_sql("SELECT DISTINCT rendition FROM versions").all()
+    assert {r for (r,) in renditions} >= {"file-text", "koop-xml"}
