@@ -400,14 +400,3 @@ class ChangeRecord:
         return [
             q for q in questions if q.get("status") != "unchanged" and q.get("severity") != "none"
         ]
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One due alert message for one chat."""
-
-    id: int
-    channel: str
-    chat_id: int
-    text: str
-    attempts: int

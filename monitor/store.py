@@ -54,7 +54,6 @@ from monitor.records import (
     FeedPage,
     FetchedBody,
     Item,
-    OutboxItem,
     ParsedDocument,
     ParseError,
     Rendition,
@@ -1009,20 +1008,6 @@ class Store:
                         idempotency_key=key, text=text, status="pending",
                     )
                 )  # fmt: skip
-
-    def due_messages(self, channel: str, limit: int = 100) -> list[OutboxItem]:
-        with self.session() as session:
-            rows = session.scalars(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.channel == channel,
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= utcnow(),
-                )
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-            ).all()
-            return [OutboxItem(r.id, r.channel, r.chat_id, r.text, r.attempts) for r in rows]
 
     def mark_sent(self, message_id: int) -> None:
         with self.session() as session:

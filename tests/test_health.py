@@ -102,7 +102,7 @@ def test_incident_queues_one_alert_each_way(store: Store) -> None:
     assert store.record_incident("source:syncfeed", False, "", [("console", 0, "up")])
     assert not store.record_incident("source:syncfeed", False, "", [("console", 0, "up")])
     assert store.open_incidents() == {}
-    assert [m.text for m in store.due_messages("console")] == ["down", "up"]
+    assert [m.text for m in store.due_queue("console")] == ["down", "up"]
     # A second outage is a new incident with its own alerts.
     assert store.record_incident("source:syncfeed", True, "stale", [("console", 0, "down")])
     assert store.outbox_counts() == {"pending": 3}
@@ -139,7 +139,7 @@ def test_overdue_question_sets_are_flagged_once_per_deadline(store: Store) -> No
     assert changes["2026Z00001"].event.value == "overdue"
     assert not changes["2026Z00001"].silent
     assert changes["2026Z00002"].silent  # a deadline long past: recorded, not alerted
-    (message,) = store.due_messages("console")
+    (message,) = store.due_queue("console")
     assert "Answer overdue" in message.text
     assert "2026Z00001" in message.text
 
