@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import Subquery, Table, delete, func, insert, or_, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -808,12 +808,7 @@ class Store:
         now = utcnow()
         since = (now - dt.timedelta(days=recheck_days)).date()
         with self.session() as session:
-            latest = (
-                select(Version.document_id, func.max(Version.id).label("version_id"))
-                .where(Version.rendition == Rendition.KOOP_XML.value)
-                .group_by(Version.document_id)
-                .subquery()
-            )
+            latest = self._latest_versions(Rendition.KOOP_XML)
             rows = session.execute(
                 select(
                     Document.koop_id, Document.dated_on, latest.c.version_id, Version.etag,
@@ -1470,6 +1465,17 @@ class Store:
 
     _TEXT_ROLES = ("questions", "delay_notice", "answer", "nader_answer")
 
+    @staticmethod
+    def _latest_versions(rendition: Rendition) -> Subquery:
+        """(document_id, version_id) of each document's newest version of one rendition, to
+        join in one query instead of asking per document."""
+        return (
+            select(Version.document_id, func.max(Version.id).label("version_id"))
+            .where(Version.rendition == rendition.value)
+            .group_by(Version.document_id)
+            .subquery()
+        )
+
     def files_to_fetch(self) -> dict[str, dict[str, Any]]:
         """Documents whose file (SyncFeed enclosure) is not yet stored as text for its current
         state: never fetched, or the feed announced another length or DocumentVersie since.
@@ -1477,10 +1483,13 @@ class Store:
         The fingerprint of what the feed announced is kept as the version's validator (`etag`),
         so an unchanged file is fetched once, and a re-emitted entity costs no request.
         """
+        latest = self._latest_versions(Rendition.FILE_TEXT)
         with self.session() as session:
             rows = session.execute(
-                select(Document, Entity)
+                select(Document.number, Entity.enclosure, Entity.fields, Entity.refs, Version.etag)
                 .join(Entity, Entity.guid == Document.guid)
+                .outerjoin(latest, latest.c.document_id == Document.id)
+                .outerjoin(Version, Version.id == latest.c.version_id)
                 .where(
                     Document.deleted.is_(False),
                     Document.number.is_not(None),
@@ -1488,66 +1497,51 @@ class Store:
                     Entity.enclosure.is_not(None),
                 )
             ).all()
-            out: dict[str, dict[str, Any]] = {}
-            for document, entity in rows:
-                fields = entity.fields or {}
-                if not fields.get("contentLength"):
-                    continue  # the feed announces no file (yet) for this document
-                current = (entity.refs or {}).get("huidigeDocumentVersie") or [""]
-                fingerprint = f"{fields.get('contentLength', '')};{current[0]}"
-                latest = session.scalar(
-                    select(Version.etag)
-                    .where(
-                        Version.document_id == document.id,
-                        Version.rendition == Rendition.FILE_TEXT.value,
-                    )
-                    .order_by(Version.id.desc())
-                    .limit(1)
-                )
-                if latest == fingerprint:
-                    continue
-                out[str(document.number)] = {
-                    "url": entity.enclosure,
-                    "length": fields.get("contentLength"),
-                    "type": fields.get("contentType"),
-                    "fingerprint": fingerprint,
-                }
-            return out
+        out: dict[str, dict[str, Any]] = {}
+        for number, enclosure, fields, refs, stored in rows:
+            fields = fields or {}
+            if not fields.get("contentLength"):
+                continue  # the feed announces no file (yet) for this document
+            current = (refs or {}).get("huidigeDocumentVersie") or [""]
+            fingerprint = f"{fields.get('contentLength', '')};{current[0]}"
+            if stored == fingerprint:
+                continue
+            out[str(number)] = {
+                "url": enclosure,
+                "length": fields.get("contentLength"),
+                "type": fields.get("contentType"),
+                "fingerprint": fingerprint,
+            }
+        return out
 
     def tk_pages_to_fetch(self, recheck_days: int) -> dict[str, dict[str, str | None]]:
         """tweedekamer.nl detail pages to (re)fetch, keyed by document number, with the Zaak
         number and the validators of the latest stored page; documents older than
         `recheck_days` are left alone."""
         since = (utcnow() - dt.timedelta(days=recheck_days)).date()
+        latest = self._latest_versions(Rendition.TK_HTML)
         with self.session() as session:
             rows = session.execute(
-                select(Document, QuestionSet)
+                select(
+                    Document.number,
+                    QuestionSet.number.label("zaak"),
+                    Version.etag,
+                    Version.last_modified,
+                )
                 .join(QuestionSet, QuestionSet.id == Document.question_set_id)
+                .outerjoin(latest, latest.c.document_id == Document.id)
+                .outerjoin(Version, Version.id == latest.c.version_id)
                 .where(
                     Document.deleted.is_(False),
                     Document.number.is_not(None),
                     Document.role.in_(self._TEXT_ROLES),
+                    or_(Document.dated_on.is_(None), Document.dated_on >= since),
                 )
             ).all()
-            out: dict[str, dict[str, str | None]] = {}
-            for document, question_set in rows:
-                if document.dated_on is not None and document.dated_on < since:
-                    continue
-                latest = session.scalar(
-                    select(Version)
-                    .where(
-                        Version.document_id == document.id,
-                        Version.rendition == Rendition.TK_HTML.value,
-                    )
-                    .order_by(Version.id.desc())
-                    .limit(1)
-                )
-                out[str(document.number)] = {
-                    "zaak": question_set.number,
-                    "etag": latest.etag if latest else None,
-                    "last_modified": latest.last_modified if latest else None,
-                }
-            return out
+        return {
+            str(number): {"zaak": zaak, "etag": etag, "last_modified": last_modified}
+            for number, zaak, etag, last_modified in rows
+        }
 
     def assign_question_koop_ids(self) -> int:
         """Give each question document without a KOOP id its `kv-tk-{ZaakNummer}` id, so the
