@@ -211,7 +211,8 @@ class KoopSpider(TextSpider):
         # a nader antwoord is then compared with the answer it follows.
         ordered = sorted({*self.ids, *self.waiting}, key=publication_order)
         self.priority = {identifier: len(ordered) - i for i, identifier in enumerate(ordered)}
-        asked = [i for i in ordered if i in set(self.ids)]
+        wanted = set(self.ids)
+        asked = [i for i in ordered if i in wanted]
         fresh = [i for i in asked if not any((self.validators.get(i) or [None, None])[:2])]
         stored = [i for i in asked if i not in fresh]
         # Ids in back-off (not found so far) are not asked this time unless SRU lists them.
