@@ -162,15 +162,20 @@ async def crawl_through(
     return problems
 
 
+def links_pointing_elsewhere(replay: ReplayServer, trap: Trap, rel: str) -> Rewriter:
+    """The seed case's feed, served with every `rel` link rewritten to the trap host."""
+    for stage in load_timeline()[:3]:
+        replay.state.apply(stage)
+    link = f'rel="{rel}" href="{{}}'
+    return Rewriter(
+        replay.url, [(link.format(replay.url).encode(), link.format(trap.url).encode())]
+    )
+
+
 async def test_a_feed_next_link_to_another_host_is_not_followed(
     tmp_path: Path, migrated: Any, replay: ReplayServer, trap: Trap
 ) -> None:
-    for stage in load_timeline()[:3]:
-        replay.state.apply(stage)
-    link = 'rel="next" href="{}'
-    hostile = Rewriter(
-        replay.url, [(link.format(replay.url).encode(), link.format(trap.url).encode())]
-    )
+    hostile = links_pointing_elsewhere(replay, trap, "next")
     problems = await crawl_through(tmp_path, migrated, replay, hostile, ("syncfeed",))
     assert trap.hits == []
     assert any("next link leaves allowed hosts" in p for p in problems), problems
@@ -181,12 +186,7 @@ async def test_a_feed_next_link_to_another_host_is_not_followed(
 async def test_a_file_enclosure_on_another_host_is_a_recorded_problem_not_a_failed_crawl(
     tmp_path: Path, migrated: Any, replay: ReplayServer, trap: Trap
 ) -> None:
-    for stage in load_timeline()[:3]:
-        replay.state.apply(stage)
-    link = 'rel="enclosure" href="{}'
-    hostile = Rewriter(
-        replay.url, [(link.format(replay.url).encode(), link.format(trap.url).encode())]
-    )
+    hostile = links_pointing_elsewhere(replay, trap, "enclosure")
     problems = await crawl_through(tmp_path, migrated, replay, hostile, ("syncfeed", "files"))
     assert trap.hits == []
     assert any("not in allowed_hosts" in p for p in problems), problems
